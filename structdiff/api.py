@@ -100,3 +100,45 @@ def generate(prompt: str | Sequence[str], model: Any = None, *, max_tokens: int 
     out = denoise(dm, ids, config=config, generator=make_generator(seed), attention_mask=mask)
     texts = [dm.tokenizer.decode(row[:max_tokens].tolist()) for row in out.tokens]
     return texts if batched else texts[0]
+
+
+def solve_sudoku(puzzle: Any, model: Any = None, *, size: int | None = None, seed: int | None = None,
+                 max_passes: int = 48, allow_multiple: bool = False, time_limit: float = 60.0):
+    """Solve a Sudoku with the model proposing digits and propagation + a complete solver guiding it.
+
+    Parameters
+    ----------
+    puzzle : str or list of lists
+        81 (9x9) or 16 (4x4) characters with ``0``/``.`` for blanks, or rows of ints (0 = blank).
+    model : DiffusionModel, str or None
+        ``None`` for the default model.
+    size : {9, 4}, optional
+        Expected size; inferred from the input when ``None``.
+    seed : int, optional
+        Same seed, same result.
+    max_passes : int
+        Model passes per canvas; the solver finishes whatever is left after them.
+    allow_multiple : bool
+        Return one valid solution of a puzzle with several, instead of raising.
+    time_limit : float
+        Seconds for checking the puzzle and for model passes (the solver then finishes).
+
+    Returns
+    -------
+    SudokuResult
+        ``.grid``, ``str(result)``, ``.valid``, ``.passes``, ``.cells_by_model``, ``.cells_by_propagation``,
+        ``.cells_by_solver``, ``.solver_stepped_in``, ``.seconds``.
+
+    Raises
+    ------
+    PuzzleLengthError, PuzzleCharacterError, ContradictingCluesError, UnsolvablePuzzleError, MultipleSolutionsError
+        (from ``structdiff.constraints.sudoku``) for bad puzzles.
+    """
+    from .constraints.sudoku import sudoku_prompt, validate_puzzle
+    from .constraints.sudoku_solve import solve_grids
+
+    grid, unique = validate_puzzle(puzzle, size, allow_multiple=allow_multiple, time_limit=time_limit)
+    dm = resolve_model(model)
+    ids, mask, _ = encode_prompts(dm, sudoku_prompt(grid))
+    return solve_grids(dm, [grid], ids, mask, make_generator(seed), max_passes=max_passes, time_limit=time_limit,
+                       unique=[unique])[0]

@@ -1,0 +1,369 @@
+"""The CSP canvas hook: the model proposes values, propagation and a complete solver keep them sound.
+
+Each CSP variable is one canvas position (``CanvasLayout``); each value is one token. Every pass:
+
+1. ``process_logits``: a variable's logits keep only the tokens of its propagated domain;
+   decided variables, separators, EOS and pad become one-hot (entropy 0).
+2. ``propose`` samples from those constrained distributions (so every proposal is in-domain).
+3. ``accept``: the entropy-bound rule picks the model's most confident open variables; they
+   are assigned in order of increasing entropy, each followed by propagation. A conflict
+   (empty domain) **re-noises the variables involved**: the model-placed neighbours of the
+   variables where it showed up, plus the newcomer -- not the whole canvas.
+4. ``renoise`` writes forced values (singletons of propagation) and, elsewhere, random
+   tokens drawn from the variable's domain rather than from the whole vocabulary.
+5. ``finish_block`` keeps the model's best canvas where it stays consistent, then checks
+   with the complete solver that the assignment extends to a solution; where it does not, the
+   most recent model values are dropped (bounded binary search) and the solver fills the rest.
+   ``stats.solver_stepped_in`` says when that happened. The returned canvas is a solution.
+
+Layouts longer than one canvas span several blocks: a finished block's variables are frozen,
+and because the solver checked them, later blocks can always be completed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from ..errors import InputError, UnsatisfiableError
+from ..sampler.hooks import CanvasHook, PassView
+from .csp import CSP, Conflict, bits
+
+__all__ = ["CanvasLayout", "CSPHook", "CSPStats"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CanvasLayout:
+    """Where a CSP lives in the output: one token per variable, fixed tokens (separators) elsewhere.
+
+    ``length`` tokens in all, then EOS. ``var_pos[v]`` is variable ``v``'s output position,
+    ``fixed`` the ``(position, token)`` pairs, ``value_tokens[k]`` the one token of value ``k``.
+    """
+
+    length: int
+    var_pos: tuple[int, ...]
+    fixed: tuple[tuple[int, int], ...]
+    value_tokens: tuple[int, ...]
+
+    def __post_init__(self):
+        taken = list(self.var_pos) + [p for p, _ in self.fixed]
+        if sorted(taken) != list(range(self.length)):
+            raise InputError("a canvas layout must give every position 0..length-1 exactly one variable or token")
+        if len(set(self.value_tokens)) != len(self.value_tokens):
+            raise InputError("two values of the layout share a token; each value needs its own token")
+
+    def tokens(self, vals: Sequence[int]) -> list[int]:
+        """Layout tokens (without EOS) of a complete assignment (value index per variable)."""
+        out = [0] * self.length
+        for p, t in self.fixed:
+            out[p] = t
+        for v, p in enumerate(self.var_pos):
+            out[p] = self.value_tokens[vals[v]]
+        return out
+
+
+@dataclass
+class CSPStats:
+    """Who placed each open variable, and how often conflicts re-noised the canvas."""
+
+    cells_by_model: int = 0
+    cells_by_propagation: int = 0
+    cells_by_solver: int = 0
+    conflicts: int = 0  # empty domains met while accepting model values
+    renoised_cells: int = 0  # model-placed values taken back by conflicts or the final check
+    solver_stepped_in: bool = False
+    values: list[int] = field(default_factory=list)  # final value index per variable
+
+
+class _Row:
+    """Per-canvas-row search state."""
+
+    def __init__(self, csp: CSP):
+        self.csp = csp
+        self.given = {v for v, d in enumerate(csp.domains) if d and not d & (d - 1)}
+        try:
+            self.base = csp.propagate(csp.domains)  # givens (+ frozen blocks), propagated
+        except Conflict as exc:
+            raise UnsatisfiableError(f"the constraints contradict each other before any value is placed "
+                                     f"({exc.reason}); check the givens") from exc
+        self.model: dict[int, int] = {}  # var -> value index, placed by the model (current block)
+        self.order: list[int] = []  # model vars in the order they were accepted
+        self.doms = list(self.base)
+        self.final: dict[int, tuple[int, str]] = {}  # frozen var -> (value, source)
+        self.stats = CSPStats()
+
+    def recompute(self) -> None:
+        """Domains from givens + model values; on a conflict drop the newest model values until none."""
+        while True:
+            try:
+                self.doms = self.csp.domains_for(self.model, self.base)
+                return
+            except Conflict:
+                self._drop([self.order[-1]])
+
+    def _drop(self, variables) -> None:
+        for v in variables:
+            if v in self.model:
+                del self.model[v]
+                self.order.remove(v)
+                self.stats.renoised_cells += 1
+
+    def place(self, v: int, k: int) -> bool:
+        """Assign a model value and propagate; on a conflict re-noise the variables involved."""
+        trial = list(self.doms)
+        trial[v] = 1 << k
+        try:
+            self.doms = self.csp.propagate(trial)
+        except Conflict as exc:
+            self.stats.conflicts += 1
+            involved = (self.csp.explain(exc, trial) | exc.vars) & set(self.model)
+            log.debug("conflict at %s (%s): re-noising %s", sorted(exc.vars), exc.reason, sorted(involved))
+            self._drop(involved)
+            self.recompute()
+            return False
+        self.model[v] = k
+        self.order.append(v)
+        return True
+
+    def solution(self) -> list[int] | None:
+        """One solution extending the current model values, or ``None``."""
+        doms = [self.base[v] & (1 << self.model[v]) if v in self.model else self.base[v] for v in range(self.csp.n)]
+        found = self.csp.solve(doms, limit=1)
+        return found[0] if found else None
+
+    def complete(self, block_vars: list[int], prefer: dict[int, int], entropy: dict[int, float]) -> None:
+        """Finish ``block_vars``: model's best where consistent, then the solver; freeze them."""
+        for v in sorted((v for v in block_vars if self.doms[v] & (self.doms[v] - 1)), key=lambda u: entropy.get(u, 0)):
+            k = prefer.get(v)
+            if k is not None and (self.doms[v] >> k) & 1 and self.doms[v] & (self.doms[v] - 1):
+                trial = list(self.doms)
+                trial[v] = 1 << k
+                try:
+                    self.doms = self.csp.propagate(trial)
+                    self.model[v] = k
+                    self.order.append(v)
+                except Conflict:
+                    pass
+        sol = self.solution()
+        if sol is None:  # not extendable: keep the longest solvable prefix of the model's values
+            self.stats.solver_stepped_in = True
+            snap, order = dict(self.model), list(self.order)
+            lo, hi = 0, len(order)  # the empty prefix is solvable (checked when the row was made)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                self.model = {u: snap[u] for u in order[:mid]}
+                found = self.solution()
+                if found is None:
+                    hi = mid
+                else:
+                    lo, sol = mid, found
+            self.model = {u: snap[u] for u in order[:lo]}
+            self.order = order[:lo]
+            self.stats.renoised_cells += len(order) - lo
+            if sol is None:
+                sol = self.solution()
+            self.recompute()
+        assert sol is not None  # base is solvable: checked when the row was made
+        for v in block_vars:
+            if v in self.given:
+                src = "given"
+            elif v in self.model:
+                src = "model"
+            elif not self.doms[v] & (self.doms[v] - 1):
+                src = "propagation"
+            else:
+                src = "solver"
+                self.stats.solver_stepped_in = True
+            self.final[v] = (sol[v], src)
+            self.base[v] = 1 << sol[v]
+        for v in block_vars:
+            self.model.pop(v, None)
+        self.order = [u for u in self.order if u in self.model]
+        self.recompute()
+
+
+class CSPHook(CanvasHook):
+    """Drive the denoising loop over CSP rows: model proposals, propagated domains, a complete solver.
+
+    Parameters
+    ----------
+    csps : sequence of CSP
+        One per batch row (same variable count and layout).
+    layout : CanvasLayout
+        Output position of each variable and the fixed tokens.
+    canvas_length : int
+        The model's canvas; a layout longer than one canvas spans several blocks.
+    eos_id, pad_id : int
+        The tokenizer's EOS (written right after the layout) and pad (after EOS).
+    time_limit : float
+        Seconds of model passes; after that the solver finishes the canvas (no hang).
+    """
+
+    def __init__(self, csps: Sequence[CSP], layout: CanvasLayout, *, canvas_length: int, eos_id: int, pad_id: int,
+                 time_limit: float = 60.0):
+        if not csps:
+            raise InputError("give at least one CSP")
+        if any(c.n != len(layout.var_pos) or len(c.values) != len(layout.value_tokens) for c in csps):
+            raise InputError("every CSP must have one variable per layout cell and one value per value token")
+        self.layout = layout
+        self.rows = [_Row(c) for c in csps]
+        self.time_limit = time_limit
+        self._L = int(canvas_length)
+        self._t0 = time.perf_counter()
+        self._token_value = {t: k for k, t in enumerate(layout.value_tokens)}
+        self._fixed = dict(layout.fixed)
+        self._fixed[layout.length] = eos_id
+        self._pad = pad_id
+        self._pos_var = {p: v for v, p in enumerate(layout.var_pos)}
+        self._sampled: torch.Tensor | None = None
+        self._entropy: torch.Tensor | None = None
+
+    @property
+    def max_tokens(self) -> int:
+        """Token budget for ``SamplerConfig``: the layout and its EOS."""
+        return self.layout.length + 1
+
+    @property
+    def stats(self) -> list[CSPStats]:
+        return [r.stats for r in self.rows]
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _block_vars(self, view: PassView) -> list[tuple[int, int]]:
+        """(local position, var) of the variables on this block's canvas."""
+        off, L = int(view.offset[0]), self._L
+        return [(p - off, v) for p, v in self._pos_var.items() if off <= p < off + L]
+
+    def _target(self, row: _Row, pos: int) -> tuple[int, int | None]:
+        """(fixed token or -1, var or None) at a global output position."""
+        v = self._pos_var.get(pos)
+        if v is None:
+            return self._fixed.get(pos, self._pad), None
+        d = row.doms[v]
+        if v in row.final:
+            return self.layout.value_tokens[row.final[v][0]], v
+        if not d & (d - 1):
+            return self.layout.value_tokens[bits(d)[0]], v
+        return -1, v
+
+    def _noise(self, view: PassView, generator: torch.Generator) -> torch.Tensor:
+        """Canvas ``[B, L]``: decided tokens where known, random in-domain tokens at open variables."""
+        B, L = len(self.rows), self._L
+        off = int(view.offset[0])
+        out = torch.empty((B, L), dtype=torch.long)
+        for b, row in enumerate(self.rows):
+            for i in range(L):
+                tok, v = self._target(row, off + i)
+                if tok < 0:
+                    ks = bits(row.doms[v])
+                    tok = self.layout.value_tokens[ks[int(torch.randint(len(ks), (1,), generator=generator))]]
+                out[b, i] = tok
+        return out
+
+    # -- hook points ---------------------------------------------------------------------------
+    def begin_block(self, view: PassView) -> None:
+        for row in self.rows:
+            row.recompute()
+
+    def initial_canvas(self, view: PassView, generator: torch.Generator) -> torch.Tensor:
+        return self._noise(view, generator).to(view.offset.device)
+
+    def process_logits(self, view: PassView, logits: torch.Tensor) -> torch.Tensor:
+        B, L, V = logits.shape  # [B, L, V]
+        off = int(view.offset[0])
+        out = torch.full_like(logits, float("-inf"))  # [B, L, V]
+        b_idx, p_idx, t_idx, one_b, one_p, one_t = [], [], [], [], [], []
+        for b, row in enumerate(self.rows):
+            for i in range(L):
+                tok, v = self._target(row, off + i)
+                if tok >= 0:
+                    one_b.append(b), one_p.append(i), one_t.append(tok)
+                else:
+                    for k in bits(row.doms[v]):
+                        b_idx.append(b), p_idx.append(i), t_idx.append(self.layout.value_tokens[k])
+        if b_idx:
+            idx = (torch.tensor(b_idx), torch.tensor(p_idx), torch.tensor(t_idx))
+            out[idx] = logits[idx]
+        out[(torch.tensor(one_b), torch.tensor(one_p), torch.tensor(one_t))] = 0.0
+        return out
+
+    def propose(self, view, logits, probs, generator):
+        B, L, V = probs.shape
+        sampled = torch.multinomial(probs.view(-1, V), 1, generator=generator).view(B, L)  # [B, L]
+        self._sampled = sampled
+        return sampled, torch.argmax(logits, dim=-1)  # [B, L], [B, L]
+
+    def accept(self, view: PassView, entropy: torch.Tensor, default: torch.Tensor) -> torch.Tensor:
+        self._entropy = entropy.detach().cpu()  # [B, L]
+        off = int(view.offset[0])
+        sampled = self._sampled.cpu()
+        mask = torch.zeros_like(default, device="cpu")  # [B, L] bool
+        out_of_time = time.perf_counter() - self._t0 > self.time_limit
+        block_vars = self._block_vars(view)
+        for b, row in enumerate(self.rows):
+            if not bool(view.active[b]):
+                continue
+            if out_of_time:
+                log.info("CSP hook: time limit of %.1f s reached; the solver finishes the canvas", self.time_limit)
+                self._finish_row(row, block_vars, None)
+            else:
+                open_here = [(i, v) for i, v in block_vars if bool(default[b, i]) and row.doms[v] & (row.doms[v] - 1)]
+                open_here.sort(key=lambda iv: float(self._entropy[b, iv[0]]))
+                for i, v in open_here:
+                    k = self._token_value.get(int(sampled[b, i]))
+                    if k is None or not (row.doms[v] >> k) & 1:
+                        continue  # stale proposal: an earlier acceptance this pass removed it
+                    if not row.place(v, k):
+                        break  # a conflict re-noised cells: decide the rest after the next forward
+            for i in range(mask.shape[1]):  # keep fixed tokens and model values; re-noise the rest
+                pos = off + i
+                v = self._pos_var.get(pos)
+                mask[b, i] = v is None or v in row.model or v in row.final
+        return mask.to(default.device)
+
+    def renoise(self, view, accepted_canvas, renoise_mask, generator):
+        return self._noise(view, generator).to(accepted_canvas.device)
+
+    def _finish_row(self, row: _Row, block_vars: list[tuple[int, int]], best: torch.Tensor | None,
+                    b: int = 0) -> None:
+        prefer, ent = {}, {}
+        if best is not None:
+            for i, v in block_vars:
+                k = self._token_value.get(int(best[b, i]))
+                if k is not None:
+                    prefer[v] = k
+                if self._entropy is not None:
+                    ent[v] = float(self._entropy[b, i])
+        row.complete([v for _, v in block_vars], prefer, ent)
+
+    def finish_block(self, view: PassView, best: torch.Tensor) -> torch.Tensor:
+        block_vars = self._block_vars(view)
+        best_cpu = best.cpu()
+        for b, row in enumerate(self.rows):
+            if any(v not in row.final for _, v in block_vars):
+                self._finish_row(row, block_vars, best_cpu, b)
+        off, L = int(view.offset[0]), best.shape[1]
+        out = torch.empty_like(best_cpu)
+        for b, row in enumerate(self.rows):
+            for i in range(L):
+                tok, _ = self._target(row, off + i)
+                out[b, i] = tok
+            if len(row.final) == row.csp.n:
+                self._close(row)
+        return out.to(best.device)
+
+    def _close(self, row: _Row) -> None:
+        st = row.stats
+        vals = [row.final[v][0] for v in range(row.csp.n)]
+        if not row.csp.is_solution(vals):  # pragma: no cover - guarded by construction
+            raise UnsatisfiableError("internal error: the completed assignment breaks a rule")
+        sources = [row.final[v][1] for v in range(row.csp.n)]
+        st.values = vals
+        st.cells_by_model = sources.count("model")
+        st.cells_by_propagation = sources.count("propagation")
+        st.cells_by_solver = sources.count("solver")
