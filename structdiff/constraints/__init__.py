@@ -1,1 +1,7 @@
 """Constraint objects: each compiles, for one tokenizer, into a CompiledConstraint the sampler calls every pass."""
+
+from .base import CompiledConstraint, CompiledRegex, Constraint, RegexConstraint, Validator, Violation
+from .regex import ChoiceConstraint
+
+__all__ = ["Constraint", "CompiledConstraint", "CompiledRegex", "RegexConstraint", "ChoiceConstraint",
+           "Validator", "Violation"]

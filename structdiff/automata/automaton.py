@@ -1,0 +1,189 @@
+"""The token automaton a compiled constraint runs on: DFA states x token classes, plus EOS/pad.
+
+States ``0..Q-1`` are the byte DFA's; state ``Q`` is the absorbing END state. EOS leads
+from every accepting state (and END) to END; pad is allowed only in END. Special tokens
+never appear inside text. Built once per (pattern, tokenizer) and cached on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bytedfa import build_byte_dfa
+from .tokens import lift_to_classes, vocab_bytes
+
+__all__ = ["TokenAutomaton", "compile_regex", "cache_dir"]
+
+log = logging.getLogger(__name__)
+_FORMAT = "structdiff-automaton-v1"
+_MEMO: dict[str, "TokenAutomaton"] = {}
+_ARRAYS = ("token_class", "members", "class_start", "e_src", "e_cls", "e_dst", "accept", "dist")
+
+
+def cache_dir() -> Path:
+    """``$STRUCTDIFF_CACHE_DIR`` or ``~/.cache/structdiff``."""
+    return Path(os.environ.get("STRUCTDIFF_CACHE_DIR") or Path.home() / ".cache" / "structdiff")
+
+
+@dataclass(frozen=True, eq=False)
+class TokenAutomaton:
+    """Token-level automaton over classes (immutable; arrays are read-only).
+
+    Attributes
+    ----------
+    token_class : ``[V]`` int64, class of every token id, ``-1`` = never allowed.
+    members : ``[V_live]`` int64 token ids sorted by class; class ``c`` is
+        ``members[class_start[c]:class_start[c+1]]``.
+    e_src, e_cls, e_dst : ``[E]`` int64 edges ``src --cls--> dst`` (sorted by ``dst``).
+    accept : ``[Q+1]`` bool, states where the text may end (accepting DFA states and END).
+    dist : ``[Q+1]`` int64, fewest tokens from each state to an accepting one.
+    """
+
+    key: str
+    token_class: np.ndarray
+    members: np.ndarray
+    class_start: np.ndarray
+    e_src: np.ndarray
+    e_cls: np.ndarray
+    e_dst: np.ndarray
+    accept: np.ndarray
+    dist: np.ndarray
+    eos_class: int
+    pad_class: int
+
+    @property
+    def n_states(self) -> int:
+        return int(self.accept.size)
+
+    @property
+    def end_state(self) -> int:
+        return self.n_states - 1
+
+    @property
+    def n_classes(self) -> int:
+        return int(self.class_start.size - 1)
+
+    def step(self, state: int, token: int) -> int:
+        """State after ``token`` from ``state`` (``-1`` if not allowed)."""
+        c = int(self.token_class[token])
+        if c < 0 or state < 0:
+            return -1
+        hit = np.flatnonzero((self.e_src == state) & (self.e_cls == c))
+        return int(self.e_dst[hit[0]]) if hit.size else -1
+
+    def run(self, tokens, state: int = 0) -> int:
+        """State after a token sequence (``-1`` once dead)."""
+        for t in tokens:
+            state = self.step(state, int(t))
+            if state < 0:
+                return -1
+        return state
+
+
+def _assemble(key: str, dfa, token_class: np.ndarray, class_maps: list, pad_id: int, eos_id: int) -> TokenAutomaton:
+    q = dfa.n_states
+    end = q
+    n_text = len(class_maps)
+    token_class = token_class.copy()
+    eos_c = n_text
+    pad_c = eos_c if pad_id == eos_id else n_text + 1
+    token_class[eos_id], token_class[pad_id] = eos_c, pad_c
+    srcs = [m[:, 0] for m in class_maps]
+    dsts = [m[:, 1] for m in class_maps]
+    clss = [np.full(len(m), c, dtype=np.int64) for c, m in enumerate(class_maps)]
+    acc = np.flatnonzero(dfa.accept)
+    srcs += [acc, [end], [end]]
+    dsts += [np.full(acc.size, end), [end], [end]]
+    clss += [np.full(acc.size, eos_c), [eos_c], [pad_c]]
+    src, dst, cls = (np.concatenate([np.asarray(a, dtype=np.int64) for a in x]) for x in (srcs, dsts, clss))
+    pairs = np.unique(np.stack([dst, src, cls], axis=1), axis=0)  # sorted by dst
+    dst, src, cls = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    n_cls = max(eos_c, pad_c) + 1
+    live = np.flatnonzero(token_class >= 0)
+    members = live[np.argsort(token_class[live], kind="stable")]
+    class_start = np.searchsorted(token_class[members], np.arange(n_cls + 1), side="left")
+    accept = np.concatenate([dfa.accept, [True]])
+    dist = _distance_to_accept(q + 1, src, dst, cls, accept, {eos_c, pad_c})
+    arrays = dict(token_class=token_class, members=members, class_start=class_start.astype(np.int64),
+                  e_src=src, e_cls=cls, e_dst=dst, accept=accept, dist=dist)
+    for a in arrays.values():
+        a.setflags(write=False)
+    return TokenAutomaton(key, **arrays, eos_class=eos_c, pad_class=pad_c)
+
+
+def _distance_to_accept(n, src, dst, cls, accept, special) -> np.ndarray:
+    """Backward BFS over text edges: fewest tokens to an accepting state (large if never)."""
+    text = ~np.isin(cls, list(special))
+    s, d = src[text], dst[text]  # sorted by dst
+    starts = np.searchsorted(d, np.arange(n + 1))
+    big = np.iinfo(np.int64).max // 4
+    dist = np.where(accept, 0, big).astype(np.int64)
+    frontier, level = np.flatnonzero(accept), 0
+    while frontier.size:
+        level += 1
+        cnt = starts[frontier + 1] - starts[frontier]
+        idx = np.repeat(starts[frontier] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
+        pred = np.unique(s[idx])
+        frontier = pred[dist[pred] == big]
+        dist[frontier] = level
+    return dist
+
+
+def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True) -> TokenAutomaton:
+    """Compile a full-match regex into a ``TokenAutomaton`` for ``tokenizer`` (memoised and disk-cached).
+
+    Parameters
+    ----------
+    pattern : str
+        Rust-regex syntax (outlines-core), matched against the whole output.
+    tokenizer : structdiff.backend.Tokenizer
+        Supplies ``token_bytes``, ``special_ids``, ``eos_id``, ``pad_id`` and ``fingerprint``.
+    use_cache : bool
+        Read/write ``cache_dir()/automata/<key>.npz``.
+
+    Returns
+    -------
+    TokenAutomaton
+
+    Raises
+    ------
+    SchemaError
+        Invalid, empty or too large regex.
+    """
+    key = hashlib.sha256(f"{_FORMAT}\0{tokenizer.fingerprint}\0{pattern}".encode()).hexdigest()[:40]
+    hit = _MEMO.get(key)
+    if hit is not None:
+        return hit
+    path = cache_dir() / "automata" / f"{key}.npz"
+    if use_cache and path.is_file():
+        try:
+            with np.load(path) as z:
+                arrays = {name: z[name] for name in _ARRAYS}
+                eos_c, pad_c = (int(x) for x in z["specials"])
+            for a in arrays.values():
+                a.setflags(write=False)
+            auto = TokenAutomaton(key, **arrays, eos_class=eos_c, pad_class=pad_c)
+            _MEMO[key] = auto
+            return auto
+        except Exception as exc:  # noqa: BLE001 - a broken cache file is rebuilt
+            log.warning("ignoring unreadable cache file %s: %s", path, exc)
+    dfa = build_byte_dfa(pattern)
+    token_class, class_maps = lift_to_classes(dfa, vocab_bytes(tokenizer))
+    auto = _assemble(key, dfa, token_class, class_maps, tokenizer.pad_id, tokenizer.eos_id)
+    if use_cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, **{n: getattr(auto, n) for n in _ARRAYS},
+                     specials=np.array([auto.eos_class, auto.pad_class]))
+            os.replace(tmp, path)
+        except OSError as exc:
+            log.warning("cannot write cache file %s: %s", path, exc)
+    _MEMO[key] = auto
+    return auto

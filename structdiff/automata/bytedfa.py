@@ -1,0 +1,232 @@
+"""Byte-level DFA of a regex, built by outlines-core over a 256-symbol vocabulary of single bytes.
+
+outlines-core determinises the regex (Rust ``regex-automata``); over single bytes that is
+fast. We only renumber its states densely, drop states from which acceptance is
+unreachable, and guard against catastrophic sizes (a state cap, and a memory/time-bounded
+child process for patterns whose shape can explode).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SchemaError
+
+__all__ = ["ByteDFA", "build_byte_dfa", "MAX_DFA_STATES"]
+
+log = logging.getLogger(__name__)
+
+MAX_DFA_STATES = 50_000  # byte-DFA states; beyond this the pattern is refused with a clear error
+_CHILD_SECONDS = 10.0
+_CHILD_BYTES = 3 << 30  # address-space cap of the guarded build
+
+
+@dataclass(frozen=True, eq=False)
+class ByteDFA:
+    """A trimmed DFA over bytes: state 0 is the start, ``-1`` is dead.
+
+    Attributes
+    ----------
+    trans : np.ndarray
+        ``[Q, 256]`` int32 next state per byte (``-1`` = dead).
+    accept : np.ndarray
+        ``[Q]`` bool accepting states.
+    """
+
+    trans: np.ndarray  # [Q, 256] int32
+    accept: np.ndarray  # [Q] bool
+
+    @property
+    def n_states(self) -> int:
+        return int(self.trans.shape[0])
+
+    def run(self, data: bytes, state: int = 0) -> int:
+        """State after reading ``data`` from ``state`` (``-1`` once dead)."""
+        for b in data:
+            if state < 0:
+                return -1
+            state = int(self.trans[state, b])
+        return state
+
+    def matches(self, data: bytes) -> bool:
+        """Full match of ``data``."""
+        s = self.run(data)
+        return s >= 0 and bool(self.accept[s])
+
+
+def _outlines_transitions(pattern: str) -> tuple[dict, int, list]:
+    """outlines-core Index over single bytes -> (transitions, initial, finals) as plain Python objects."""
+    from outlines_core import Index, Vocabulary
+
+    vocab = Vocabulary(256, {bytes([b]): [b] for b in range(256)})
+    index = Index(pattern, vocab)
+    return index.get_transitions(), index.get_initial_state(), sorted(index.get_final_states())
+
+
+def _child(pattern: str, conn) -> None:  # pragma: no cover - runs in the guarded child
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (_CHILD_BYTES, _CHILD_BYTES))
+        tr, init, finals = _outlines_transitions(pattern)
+        if len(tr) > MAX_DFA_STATES:
+            conn.send(("big", len(tr)))
+        else:
+            conn.send(("ok", (tr, init, finals)))
+    except MemoryError:
+        conn.send(("big", -1))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent as text
+        conn.send(("err", str(exc)))
+    finally:
+        conn.close()
+
+
+def _may_explode(pattern: str) -> bool:
+    """True when the pattern has the shape of DFA blow-ups: an unbounded loop and sizeable counted repeats."""
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]  # only to measure the shape
+    except Exception:  # noqa: BLE001 - not Python syntax: be careful
+        return True
+    unbounded, counted = False, 0
+
+    def walk(items, mult: int) -> None:
+        nonlocal unbounded, counted
+        for op, arg in items:
+            name = str(op)
+            if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                lo, hi, sub = arg
+                if hi == re._parser.MAXREPEAT or hi > 1000:  # type: ignore[attr-defined]
+                    unbounded = True
+                    walk(sub, mult)
+                else:
+                    counted += mult * hi
+                    walk(sub, mult * max(1, hi))
+            elif name == "SUBPATTERN":
+                walk(arg[-1], mult)
+            elif name == "BRANCH":
+                for alt in arg[1]:
+                    walk(alt, mult)
+
+    walk(parsed, 1)
+    return counted > 4000 or (unbounded and counted > 12)
+
+
+def _regex_error(pattern: str, detail: str) -> SchemaError:
+    pos = None
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        pos = exc.pos
+    where = f" at position {pos} ({pattern[max(0, pos - 10):pos + 10]!r})" if pos is not None else ""
+    return SchemaError(f"invalid regex{where}: {detail}; check the pattern's syntax (Rust regex syntax, "
+                       f"matched against the whole output)", pointer=pos)
+
+
+def _raw_dfa(pattern: str) -> tuple[dict, int, list]:
+    if not _may_explode(pattern):
+        try:
+            tr, init, finals = _outlines_transitions(pattern)
+        except (ValueError, RuntimeError) as exc:
+            raise _regex_error(pattern, str(exc)) from None
+        if len(tr) > MAX_DFA_STATES:
+            raise _too_big(pattern, len(tr))
+        return tr, init, finals
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(pattern, child), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(_CHILD_SECONDS):
+            proc.kill()
+            raise _too_big(pattern, None)
+        status, payload = parent.recv()
+    except EOFError:
+        status, payload = "big", -1  # the child died (memory cap)
+    finally:
+        proc.join(timeout=1.0)
+        if proc.is_alive():
+            proc.kill()
+        parent.close()
+    if status == "ok":
+        return payload
+    if status == "err":
+        raise _regex_error(pattern, payload)
+    raise _too_big(pattern, payload if payload and payload > 0 else None)
+
+
+def _too_big(pattern: str, n: int | None) -> SchemaError:
+    size = f"{n} states" if n else "more memory or time than allowed"
+    return SchemaError(f"the regex {pattern[:60]!r}{'...' if len(pattern) > 60 else ''} needs a DFA of {size} "
+                       f"(limit {MAX_DFA_STATES} states): bound its repetitions (e.g. {{0,20}} instead of large "
+                       f"counts after an unbounded loop) or simplify the alternatives")
+
+
+def build_byte_dfa(pattern: str) -> ByteDFA:
+    """Compile ``pattern`` (full match, Rust regex syntax) into a trimmed byte DFA.
+
+    Parameters
+    ----------
+    pattern : str
+        The regex.
+
+    Returns
+    -------
+    ByteDFA
+
+    Raises
+    ------
+    SchemaError
+        Invalid syntax (with the position when Python's parser can name it), an empty
+        language, or a DFA above ``MAX_DFA_STATES``.
+    """
+    if not isinstance(pattern, str):
+        raise SchemaError(f"a regex must be a str, got {type(pattern).__name__}")
+    tr, init, finals = _raw_dfa(pattern)
+    ids = {init: 0}
+    for s in [*sorted(tr), *finals, *(t for e in tr.values() for t in e.values())]:
+        ids.setdefault(s, len(ids))
+    q = len(ids)
+    trans = np.full((q, 256), -1, dtype=np.int32)  # [Q, 256]
+    for s, edges in tr.items():
+        row = trans[ids[s]]
+        for b, t in edges.items():
+            if b < 256:
+                row[b] = ids[t]
+    accept = np.zeros(q, dtype=bool)
+    accept[[ids[s] for s in finals]] = True
+    return _trim(trans, accept, pattern)
+
+
+def _trim(trans: np.ndarray, accept: np.ndarray, pattern: str) -> ByteDFA:
+    """Keep states reachable from 0 that can still reach acceptance; renumber densely."""
+    q = trans.shape[0]
+    live = accept.copy()  # co-reachable
+    while True:
+        nxt = live | (np.where(trans >= 0, live[np.maximum(trans, 0)], False)).any(axis=1)
+        if (nxt == live).all():
+            break
+        live = nxt
+    if not live[0]:
+        raise SchemaError(f"the regex {pattern!r} matches nothing: no output can satisfy it")
+    trans = np.where((trans >= 0) & live[np.maximum(trans, 0)], trans, -1)
+    reach = np.zeros(q, dtype=bool)
+    reach[0] = True
+    frontier = np.array([0])
+    while frontier.size:
+        nxt = np.unique(trans[frontier])
+        nxt = nxt[nxt >= 0]
+        nxt = nxt[~reach[nxt]]
+        reach[nxt] = True
+        frontier = nxt
+    keep = np.flatnonzero(reach & live)
+    remap = np.full(q + 1, -1, dtype=np.int32)
+    remap[keep] = np.arange(keep.size, dtype=np.int32)
+    new = remap[trans[keep]]  # -1 maps through remap[-1] == -1
+    log.debug("byte DFA for %r: %d states", pattern[:40], keep.size)
+    return ByteDFA(np.ascontiguousarray(new, dtype=np.int32), accept[keep].copy())
