@@ -20,11 +20,11 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..errors import GenerationError, InputError
 
-__all__ = ["CSP", "Rule", "AllDifferent", "Predicate", "Conflict", "SearchLimitError", "bits", "popcount"]
+__all__ = ["CSP", "AllDifferent", "Conflict", "Predicate", "Rule", "SearchLimitError", "bits", "popcount"]
 
 
 def popcount(mask: int) -> int:

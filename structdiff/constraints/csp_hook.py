@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import torch
 
@@ -33,7 +33,7 @@ from ..errors import InputError, UnsatisfiableError
 from ..sampler.hooks import CanvasHook, PassView
 from .csp import CSP, Conflict, bits
 
-__all__ = ["CanvasLayout", "CSPHook", "CSPStats"]
+__all__ = ["CSPHook", "CSPStats", "CanvasLayout"]
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +267,8 @@ class CSPHook(CanvasHook):
 
     # -- hook points ---------------------------------------------------------------------------
     def begin_block(self, view: PassView) -> None:
+        if view.block == 0:
+            self._t0 = time.perf_counter()  # the time limit counts from the first canvas
         for row in self.rows:
             row.recompute()
 
@@ -274,7 +276,7 @@ class CSPHook(CanvasHook):
         return self._noise(view, generator).to(view.offset.device)
 
     def process_logits(self, view: PassView, logits: torch.Tensor) -> torch.Tensor:
-        B, L, V = logits.shape  # [B, L, V]
+        L = logits.shape[1]  # logits [B, L, V]
         off = int(view.offset[0])
         out = torch.full_like(logits, float("-inf"))  # [B, L, V]
         b_idx, p_idx, t_idx, one_b, one_p, one_t = [], [], [], [], [], []

@@ -12,17 +12,30 @@ and hidden singles; it counts solutions up to a limit. It is exact and complete;
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import InputError, StructDiffError, UnsatisfiableError
 from .csp import CSP, AllDifferent, SearchLimitError
 from .csp_hook import CanvasLayout
 
-__all__ = ["SudokuError", "PuzzleLengthError", "PuzzleCharacterError", "ContradictingCluesError",
-           "UnsolvablePuzzleError", "MultipleSolutionsError", "parse_puzzle", "check_clues", "count_solutions",
-           "SudokuCSP", "sudoku_layout", "sudoku_prompt", "grid_string", "validate_puzzle", "SudokuConstraint",
-           "CompiledSudoku", "sudoku_constraint"]
+__all__ = [
+    "ContradictingCluesError",
+    "MultipleSolutionsError",
+    "PuzzleCharacterError",
+    "PuzzleLengthError",
+    "SudokuCSP",
+    "SudokuError",
+    "UnsolvablePuzzleError",
+    "check_clues",
+    "count_solutions",
+    "grid_string",
+    "parse_puzzle",
+    "sudoku",
+    "sudoku_constraint",
+    "sudoku_layout",
+    "sudoku_prompt",
+    "validate_puzzle",
+]
 
 _BOX = {4: 2, 9: 3}
 _BLANKS = "0."
@@ -309,73 +322,12 @@ def validate_puzzle(puzzle: str | Sequence[Sequence[int]], size: int | None = No
     return grid, count == 1
 
 
-@dataclass(frozen=True)
-class SudokuConstraint:
-    """``Constraint.sudoku(puzzle, size)``: the output must be the puzzle's solution, rows on lines.
+def sudoku(puzzle: str | Sequence[Sequence[int]], size: int | None = None, *, allow_multiple: bool = False):
+    """Validate ``puzzle`` and build its constraint: what ``Constraint.sudoku(puzzle, size)`` returns."""
+    from .sudoku_solve import SudokuConstraint
 
-    Immutable and hashable; ``compile`` binds it to a tokenizer (one token per digit).
-    """
-
-    puzzle: str  # row-major digits, 0 = blank
-    size: int = 9
-    allow_multiple: bool = False
-
-    @property
-    def key(self) -> str:
-        return f"sudoku:{self.size}:{self.puzzle}:{int(self.allow_multiple)}"
-
-    @property
-    def grid(self) -> list[list[int]]:
-        n = self.size
-        return [[int(ch) for ch in self.puzzle[r * n:(r + 1) * n]] for r in range(n)]
-
-    def compile(self, tokenizer, *, canvas_length: int, max_tokens: int | None = None) -> "CompiledSudoku":
-        """Bind to ``tokenizer``: the layout, the CSP, and a factory for the canvas hook."""
-        layout = sudoku_layout(tokenizer, self.size)
-        if max_tokens is not None and max_tokens < layout.length + 1:
-            raise UnsatisfiableError(f"a {self.size}x{self.size} grid needs {layout.length + 1} tokens "
-                                     f"(digits, newlines, EOS); max_tokens is {max_tokens}")
-        return CompiledSudoku(self, layout, int(canvas_length), tokenizer.eos_id, tokenizer.pad_id)
-
-    def parse(self, text: str) -> list[list[int]]:
-        """Output text -> the solved grid; ``InputError`` unless it is a solution of this puzzle."""
-        try:
-            grid = parse_puzzle(text.replace("\n", ""), self.size)
-            check_clues(grid)
-        except SudokuError as exc:
-            raise InputError(f"the text is not a solved {self.size}x{self.size} grid: {exc}") from exc
-        given = self.grid
-        if any(d == 0 for row in grid for d in row) or any(
-                g and g != d for grow, row in zip(given, grid) for g, d in zip(grow, row)):
-            raise InputError("the text is not a complete solution that keeps the puzzle's clues")
-        return grid
-
-
-@dataclass(frozen=True)
-class CompiledSudoku:
-    """A Sudoku constraint bound to one tokenizer and canvas length."""
-
-    constraint: SudokuConstraint
-    layout: CanvasLayout
-    canvas_length: int
-    eos_id: int
-    pad_id: int
-
-    @property
-    def max_tokens(self) -> int:
-        return self.layout.length + 1
-
-    def make_hook(self, batch_size: int = 1, *, time_limit: float = 60.0):
-        """A fresh ``CSPHook`` for ``batch_size`` rows of this puzzle (hooks hold per-call state)."""
-        from .csp_hook import CSPHook
-
-        csp = SudokuCSP(self.constraint.grid)
-        return CSPHook([csp] * batch_size, self.layout, canvas_length=self.canvas_length, eos_id=self.eos_id,
-                       pad_id=self.pad_id, time_limit=time_limit)
-
-
-def sudoku_constraint(puzzle: str | Sequence[Sequence[int]], size: int | None = None, *,
-                      allow_multiple: bool = False) -> SudokuConstraint:
-    """Validate ``puzzle`` and build its constraint (what ``Constraint.sudoku`` returns)."""
     grid, _ = validate_puzzle(puzzle, size, allow_multiple=allow_multiple)
     return SudokuConstraint(grid_string(grid), len(grid), allow_multiple)
+
+
+sudoku_constraint = sudoku

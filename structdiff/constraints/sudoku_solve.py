@@ -1,21 +1,24 @@
 """Solving Sudoku with a diffusion model: the model proposes digits, propagation and the solver guide it.
 
-``solve_grids`` runs the denoising loop with the CSP hook over a batch of validated grids and
+``SudokuConstraint`` is what ``Constraint.sudoku`` returns; it compiles to ``CompiledSudoku``,
+whose ``hook_class`` (``SudokuHook``) runs a batch in the sampler. ``solve_grids`` runs the denoising loop with the CSP hook over a batch of validated grids and
 returns one ``SudokuResult`` each; ``structdiff.solve_sudoku`` is the one-call wrapper.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, UnsatisfiableError
 from ..sampler import SamplerConfig, denoise
-from .csp_hook import CSPHook
-from .sudoku import SudokuCSP, grid_string, sudoku_layout
+from .base import CompiledConstraint, Constraint
+from .csp_hook import CanvasLayout, CSPHook
+from .sudoku import SudokuCSP, SudokuError, check_clues, grid_string, parse_puzzle, sudoku_layout
 
-__all__ = ["SudokuResult", "solve_grids"]
+__all__ = ["CompiledSudoku", "SudokuConstraint", "SudokuHook", "SudokuResult", "solve_grids"]
 
 
 @dataclass
@@ -95,3 +98,84 @@ def solve_grids(model, grids: list[list[list[int]]], prompt_ids: torch.Tensor, a
                                     st.cells_by_solver, st.solver_stepped_in, out.seconds, st.conflicts,
                                     st.renoised_cells, True if unique is None else unique[b]))
     return results
+
+
+@dataclass(frozen=True, eq=False)
+class SudokuConstraint(Constraint):
+    """``Constraint.sudoku(puzzle, size)``: the output must be the puzzle's solution, rows on lines.
+
+    Immutable and hashable; ``compile`` binds it to a tokenizer (one token per digit).
+    """
+
+    puzzle: str  # row-major digits, 0 = blank
+    size: int = 9
+    allow_multiple: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"sudoku:{self.size}:{self.puzzle}:{int(self.allow_multiple)}"
+
+    @property
+    def grid(self) -> list[list[int]]:
+        n = self.size
+        return [[int(ch) for ch in self.puzzle[r * n:(r + 1) * n]] for r in range(n)]
+
+    def compile(self, tokenizer, *, canvas_length: int, max_tokens: int | None = None) -> CompiledSudoku:
+        """Bind to ``tokenizer``: the layout, the CSP, and a factory for the canvas hook."""
+        layout = sudoku_layout(tokenizer, self.size)
+        if max_tokens is not None and max_tokens < layout.length + 1:
+            raise UnsatisfiableError(f"a {self.size}x{self.size} grid needs {layout.length + 1} tokens "
+                                     f"(digits, newlines, EOS); max_tokens is {max_tokens}")
+        return CompiledSudoku(self, tokenizer, layout, int(canvas_length), layout.length + 1)
+
+    def parse(self, text: str) -> list[list[int]]:
+        """Output text -> the solved grid; ``InputError`` unless it is a solution of this puzzle."""
+        try:
+            grid = parse_puzzle(text.replace("\n", ""), self.size)
+            check_clues(grid)
+        except SudokuError as exc:
+            raise InputError(f"the text is not a solved {self.size}x{self.size} grid: {exc}") from exc
+        given = self.grid
+        if any(d == 0 for row in grid for d in row) or any(
+                g and g != d for grow, row in zip(given, grid) for g, d in zip(grow, row)):
+            raise InputError("the text is not a complete solution that keeps the puzzle's clues")
+        return grid
+
+
+class CompiledSudoku(CompiledConstraint):
+    """A Sudoku constraint bound to one tokenizer and canvas length (``max_tokens`` = layout + EOS)."""
+
+    def __init__(self, constraint: SudokuConstraint, tokenizer, layout: CanvasLayout, canvas_length: int,
+                 max_tokens: int):
+        super().__init__(constraint, tokenizer, canvas_length, max_tokens)
+        self.layout = layout
+        self.eos_id = tokenizer.eos_id
+        self.pad_id = tokenizer.pad_id
+
+    @property
+    def hook_class(self) -> type:
+        return SudokuHook
+
+    def matches(self, text: str) -> bool:
+        """Whether ``text`` is a solution of the puzzle, rows on lines."""
+        try:
+            self.constraint.parse(text)
+        except InputError:
+            return False
+        return text.count("\n") == self.constraint.size - 1
+
+    def make_hook(self, batch_size: int = 1, *, time_limit: float = 60.0) -> SudokuHook:
+        """A fresh hook for ``batch_size`` rows of this puzzle (hooks hold per-call state)."""
+        return SudokuHook([self] * batch_size, time_limit=time_limit)
+
+
+class SudokuHook(CSPHook):
+    """``CSPHook`` for a batch of compiled Sudoku constraints (one per row, one size and tokenizer)."""
+
+    def __init__(self, rows: Sequence[CompiledSudoku], *, time_limit: float = 60.0, **_: object):
+        if not rows or len({(r.layout, r.canvas_length) for r in rows}) != 1:
+            raise InputError("a Sudoku batch needs rows of one size, tokenizer and canvas length")
+        first = rows[0]
+        super().__init__([SudokuCSP(r.constraint.grid) for r in rows], first.layout,
+                         canvas_length=first.canvas_length, eos_id=first.eos_id, pad_id=first.pad_id,
+                         time_limit=time_limit)
