@@ -7,13 +7,16 @@ Each one-shot function builds a ``Generator`` (compile once) and calls it; keep 
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import torch
 
-from .errors import InputError
+from .errors import GenerationError, InputError, StructDiffError
 
-__all__ = ["generate", "resolve_model", "encode_prompts", "make_generator"]
+__all__ = ["generate", "generate_regex", "choice", "Generator", "GenerationResult", "resolve_model",
+           "encode_prompts", "make_generator"]
 
 _DEFAULT_MODEL: dict[str, Any] = {}
 _LOCK = threading.Lock()
@@ -73,9 +76,155 @@ def make_generator(seed: int | None) -> torch.Generator:
     return g
 
 
-def generate(prompt: str | Sequence[str], model: Any = None, *, max_tokens: int = 256, seed: int | None = None,
-             **sampler_options: Any) -> str | list[str]:
-    """Generate text with no constraint.
+@dataclass
+class GenerationResult:
+    """One output: ``.text``, the parsed ``.value`` (the text for regex/choices) and ``.stats``.
+
+    ``stats`` keys: passes, tokens, tokens_per_pass, accepted, renoised, repair_rounds, seconds.
+    """
+
+    text: str
+    value: Any
+    stats: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Generator:
+    """A model and a constraint compiled once, reused across prompts and batches.
+
+    Parameters
+    ----------
+    model : DiffusionModel, str or None
+        ``None`` for the default model.
+    constraint : Constraint or sequence of Constraint
+        One for every row, or one per row of each batch (mixed constraints).
+    max_tokens : int
+        Token budget per output.
+    max_repair_rounds : int
+        Re-noise/denoise rounds for validator violations before ``GenerationError``.
+    **sampler_options
+        ``SamplerConfig`` fields (``max_passes``, ``t_min``, ...).
+
+    Examples
+    --------
+    >>> gen = Generator(None, Constraint.from_regex(r"[0-9]{3}-[0-9]{4}"))
+    >>> gen("Phone number:", seed=0).text
+    """
+
+    def __init__(self, model: Any, constraint: Any, *, max_tokens: int = 256, max_repair_rounds: int = 3,
+                 **sampler_options: Any):
+        from .constraints import Constraint
+        from .sampler import SamplerConfig
+
+        self.model = resolve_model(model)
+        self.config = SamplerConfig(max_tokens=max_tokens, **sampler_options)
+        if isinstance(max_repair_rounds, bool) or not isinstance(max_repair_rounds, int) or max_repair_rounds < 0:
+            raise InputError(f"max_repair_rounds must be an int >= 0, got {max_repair_rounds!r}")
+        self.max_repair_rounds = max_repair_rounds
+        many = isinstance(constraint, (list, tuple))
+        items = list(constraint) if many else [constraint]
+        if not items:
+            raise InputError("the list of constraints is empty")
+        for c in items:
+            if not isinstance(c, Constraint) and not callable(getattr(c, "compile", None)):
+                raise InputError(f"constraint must be a Constraint, got {type(c).__name__}")
+        dm = self.model
+        self._per_row = many
+        self.compiled = [c.compile(dm.tokenizer, canvas_length=dm.canvas_length, max_tokens=max_tokens)
+                         for c in items]
+
+    def __call__(self, prompt: str | Sequence[str], *, seed: int | None = None
+                 ) -> GenerationResult | list[GenerationResult]:
+        """Generate for one prompt (-> result) or a batch (-> list of results, one per prompt)."""
+        dm = self.model
+        ids, mask, batched = encode_prompts(dm, prompt)
+        B = ids.shape[0]
+        if self._per_row and len(self.compiled) != B:
+            raise InputError(f"{len(self.compiled)} constraints for {B} prompts: give one per prompt")
+        rows = self.compiled if self._per_row else self.compiled * B
+        g = make_generator(seed)
+        results: list[GenerationResult | None] = [None] * B
+        todo, pins, rounds = list(range(B)), None, 0
+        stats = [dict(passes=0, tokens=0, accepted=0, renoised=0, repair_rounds=0, seconds=0.0) for _ in range(B)]
+        while True:
+            texts, tokens = self._run([rows[b] for b in todo], ids[todo], mask[todo], g, pins, todo, stats)
+            failed, new_pins = [], []
+            for k, b in enumerate(todo):
+                comp, text = rows[b], texts[k]
+                if not comp.matches(text):
+                    raise StructDiffError(f"row {b}: output does not match the constraint (internal invariant "
+                                          f"broken; please report): {text[:80]!r}")
+                bad = comp.check(text)
+                if not bad:
+                    stats[b]["repair_rounds"] = rounds
+                    results[b] = GenerationResult(text, comp.constraint.parse(text), stats[b])
+                    continue
+                if rounds >= self.max_repair_rounds:
+                    raise GenerationError(
+                        f"row {b}: validators still reject the output after {rounds} repair rounds: "
+                        f"{bad[0].message}; raise max_repair_rounds or relax the constraint",
+                        last_output=text, messages=[v.message for v in bad])
+                from .constraints.repair import repair_pins
+
+                failed.append(b)
+                new_pins.append(repair_pins(dm.tokenizer, tokens[k], text, bad, rounds + 1))
+            if not failed:
+                break
+            todo, pins, rounds = failed, new_pins, rounds + 1
+        for s in stats:
+            s["tokens_per_pass"] = s["tokens"] / s["passes"] if s["passes"] else 0.0
+        return results if batched else results[0]
+
+    def _run(self, rows, ids, mask, g, pins, todo, stats) -> tuple[list[str], list[list[int]]]:
+        """One denoising call for the rows ``todo``; accumulates their stats."""
+        from .sampler import denoise
+
+        dm = self.model
+        make = getattr(rows[0], "make_hook", None)
+        if make is not None:
+            if pins is not None or any(r is not rows[0] for r in rows):
+                raise InputError("this constraint cannot share a batch with other constraints or be repaired")
+            hook = make(len(rows))
+        else:
+            kinds = {r.hook_class for r in rows}
+            if len(kinds) != 1:
+                raise InputError("these constraints need different samplers: batch them separately")
+            hook = kinds.pop()(rows, pins=pins)
+        t0 = time.perf_counter()
+        out = denoise(dm, ids, config=self.config, hook=hook, generator=g, attention_mask=mask)
+        n = self.config.max_tokens
+        tokens = [row[:n].tolist() for row in out.tokens]
+        for k, b in enumerate(todo):
+            rs = out.rows[k]
+            stats[b]["passes"] += rs.passes
+            stats[b]["tokens"] = rs.tokens
+            stats[b]["accepted"] += sum(rs.accepted_per_pass)
+            stats[b]["renoised"] += sum(rs.renoised_per_pass)
+            stats[b]["seconds"] += time.perf_counter() - t0
+        return [dm.tokenizer.decode(t) for t in tokens], tokens
+
+
+def _constraint_from(regex: str | None, choices: Sequence[str] | None, grammar: str | None):
+    from .constraints import Constraint
+
+    given = [k for k, v in (("regex", regex), ("choices", choices), ("grammar", grammar)) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"give at most one of regex=, choices=, grammar= (got {', '.join(given)})")
+    if regex is not None:
+        return Constraint.from_regex(regex)
+    if choices is not None:
+        return Constraint.from_choices(choices)
+    if grammar is not None:
+        return Constraint.from_lark(grammar)
+    return None
+
+
+def generate(prompt: str | Sequence[str], model: Any = None, *, regex: str | None = None,
+             choices: Sequence[str] | None = None, grammar: str | None = None, max_tokens: int = 256,
+             seed: int | None = None, **sampler_options: Any) -> str | list[str]:
+    """Generate text, optionally constrained by a regex, a list of choices or a Lark grammar.
 
     Parameters
     ----------
@@ -83,6 +232,8 @@ def generate(prompt: str | Sequence[str], model: Any = None, *, max_tokens: int 
         One prompt, or a batch.
     model : DiffusionModel, str or None
         ``None`` for the default model.
+    regex, choices, grammar : optional
+        At most one: the whole output matches ``regex`` / is one of ``choices`` / parses with ``grammar``.
     max_tokens : int
         Token budget (rounded up to whole canvases by the sampler, output cut at EOS).
     seed : int, optional
@@ -91,15 +242,30 @@ def generate(prompt: str | Sequence[str], model: Any = None, *, max_tokens: int 
     Returns
     -------
     str or list of str
+        Constrained outputs always satisfy the constraint (or an error is raised).
     """
     from .sampler import SamplerConfig, denoise
 
+    constraint = _constraint_from(regex, choices, grammar)
+    if constraint is not None:
+        res = Generator(model, constraint, max_tokens=max_tokens, **sampler_options)(prompt, seed=seed)
+        return [r.text for r in res] if isinstance(res, list) else res.text
     dm = resolve_model(model)
     config = SamplerConfig(max_tokens=max_tokens, **sampler_options)
     ids, mask, batched = encode_prompts(dm, prompt)
     out = denoise(dm, ids, config=config, generator=make_generator(seed), attention_mask=mask)
     texts = [dm.tokenizer.decode(row[:max_tokens].tolist()) for row in out.tokens]
     return texts if batched else texts[0]
+
+
+def generate_regex(pattern: str, prompt: str | Sequence[str], model: Any = None, **kw: Any) -> str | list[str]:
+    """Text whose whole matches ``pattern`` (Rust regex syntax); ``kw`` as for ``generate``."""
+    return generate(prompt, model, regex=pattern, **kw)
+
+
+def choice(options: Sequence[str], prompt: str | Sequence[str], model: Any = None, **kw: Any) -> str | list[str]:
+    """One of ``options`` (exactly); ``kw`` as for ``generate``."""
+    return generate(prompt, model, choices=options, **kw)
 
 
 def solve_sudoku(puzzle: Any, model: Any = None, *, size: int | None = None, seed: int | None = None,

@@ -98,11 +98,11 @@ class Constraint:
         return lark_grammar.from_lark(grammar, start=start, **kw)
 
     @classmethod
-    def sudoku(cls, puzzle: Any, size: int = 9) -> "Constraint":
-        """A solved grid of the Sudoku ``puzzle``."""
+    def sudoku(cls, puzzle: Any, size: int | None = None, **kw: Any) -> Any:
+        """A solved grid of the Sudoku ``puzzle`` (``size`` inferred when ``None``)."""
         from . import sudoku
 
-        return sudoku.sudoku(puzzle, size=size)
+        return sudoku.sudoku_constraint(puzzle, size, **kw)
 
     # -- what subclasses provide ----------------------------------------------------------------
     def compile(self, tokenizer: Any, *, canvas_length: int, max_tokens: int) -> "CompiledConstraint":
@@ -234,7 +234,7 @@ class CompiledRegex(CompiledConstraint):
         """Python ``re.fullmatch`` of the pattern, falling back to the automaton for Rust-only syntax."""
         if self._re is None:
             try:
-                self._re = re.compile(self.constraint.pattern, re.DOTALL * 0)
+                self._re = re.compile(self.constraint.pattern)
             except re.error:
                 self._re = False
         if self._re is not False:
