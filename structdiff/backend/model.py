@@ -219,9 +219,11 @@ def _load_pretrained(name_or_path: str, device: torch.device, dtype: torch.dtype
     looks_like_path = name_or_path.startswith((".", "/", "~")) or os.sep in name_or_path.strip("/").split("/", 1)[-1]
     if not is_local and (looks_like_path or os.path.exists(name_or_path)):
         raise BackendError(f"model path {name_or_path!r} does not exist or is not a folder")
+    if is_local and not os.path.isfile(os.path.join(name_or_path, "config.json")):
+        raise BackendError(f"{name_or_path!r} has no config.json: it is not a model checkpoint folder")
     try:
         config = AutoConfig.from_pretrained(name_or_path)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         where = "folder" if is_local else "hub id (is the network reachable? is the id right?)"
         raise BackendError(f"cannot read a model config from {name_or_path!r} as a {where}: {exc}",
                            cause=exc) from exc
