@@ -117,6 +117,8 @@ def _may_explode(pattern: str) -> bool:
 
 
 def _regex_error(pattern: str, detail: str) -> SchemaError:
+    if "no transitions" in detail or "incompatible with the regex" in detail:
+        return SchemaError(f"the regex {pattern[:60]!r} matches nothing (no UTF-8 text can satisfy it)")
     pos = None
     try:
         re.compile(pattern)
@@ -127,14 +129,14 @@ def _regex_error(pattern: str, detail: str) -> SchemaError:
                        f"matched against the whole output)", pointer=pos)
 
 
-def _raw_dfa(pattern: str) -> tuple[dict, int, list]:
+def _raw_dfa(pattern: str, shown: str) -> tuple[dict, int, list]:
     if not _may_explode(pattern):
         try:
             tr, init, finals = _outlines_transitions(pattern)
         except (ValueError, RuntimeError) as exc:
-            raise _regex_error(pattern, str(exc)) from None
+            raise _regex_error(shown, str(exc)) from None
         if len(tr) > MAX_DFA_STATES:
-            raise _too_big(pattern, len(tr))
+            raise _too_big(shown, len(tr))
         return tr, init, finals
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
@@ -144,7 +146,7 @@ def _raw_dfa(pattern: str) -> tuple[dict, int, list]:
     try:
         if not parent.poll(_CHILD_SECONDS):
             proc.kill()
-            raise _too_big(pattern, None)
+            raise _too_big(shown, None)
         status, payload = parent.recv()
     except EOFError:
         status, payload = "big", -1  # the child died (memory cap)
@@ -156,8 +158,8 @@ def _raw_dfa(pattern: str) -> tuple[dict, int, list]:
     if status == "ok":
         return payload
     if status == "err":
-        raise _regex_error(pattern, payload)
-    raise _too_big(pattern, payload if payload and payload > 0 else None)
+        raise _regex_error(shown, payload)
+    raise _too_big(shown, payload if payload and payload > 0 else None)
 
 
 def _too_big(pattern: str, n: int | None) -> SchemaError:
@@ -179,6 +181,10 @@ def build_byte_dfa(pattern: str) -> ByteDFA:
     -------
     ByteDFA
 
+    Notes
+    -----
+    The byte 0x00 (U+0000) is never part of an output: it serves as the end marker.
+
     Raises
     ------
     SchemaError
@@ -187,9 +193,15 @@ def build_byte_dfa(pattern: str) -> ByteDFA:
     """
     if not isinstance(pattern, str):
         raise SchemaError(f"a regex must be a str, got {type(pattern).__name__}")
-    tr, init, finals = _raw_dfa(pattern)
+    # outlines-core drops multi-byte transitions out of final states, so no state of ours may be final there:
+    # compile P + NUL and call a state accepting when NUL leads to a final state (NUL is never text).
+    tr, init, finals = _raw_dfa(f"(?:{pattern})\\x00", pattern)
+    fin = set(finals)
+    finals = [s for s, e in tr.items() if e.get(0) in fin]
+    for e in tr.values():
+        e.pop(0, None)
     ids = {init: 0}
-    for s in [*sorted(tr), *finals, *(t for e in tr.values() for t in e.values())]:
+    for s in [*sorted(tr), *(t for e in tr.values() for t in e.values())]:
         ids.setdefault(s, len(ids))
     q = len(ids)
     trans = np.full((q, 256), -1, dtype=np.int32)  # [Q, 256]
