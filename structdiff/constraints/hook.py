@@ -143,7 +143,8 @@ class RegexHook(CanvasHook):
                 raise StructDiffError(f"row {b}: no valid canvas from automaton state {self.state[b]} in block "
                                       f"{view.block} (internal invariant broken; please report)")
             cls_of = np.repeat(np.arange(sizes.size), sizes)  # [Vl]
-            shift = (post - lm).astype(np.float32)  # [L, C]  log w_c - log m_c
+            with np.errstate(invalid="ignore"):
+                shift = np.where(np.isfinite(post), post - lm, _NEG).astype(np.float32)  # [L, C] log w_c - log m_c
             vals = x + shift[:, cls_of]  # [L, Vl]
             out[b].index_copy_(1, members, torch.from_numpy(np.ascontiguousarray(vals)))
             row = _Row()
