@@ -1,0 +1,255 @@
+"""Train the shipped small DiffusionGemma on synthetic structured data (reproducible, CPU).
+
+    python -m structdiff.backend.train --out structdiff/backend/weights --steps 600 --seed 0
+
+Objective: uniform-state (random-token) denoising, as DiffusionGemma is trained. For each
+(prompt, target) pair the encoder writes the prompt's KV cache; the target canvas (target, EOS,
+then pad) has a fraction ``t ~ U(0, 1)`` of its positions replaced by uniform random tokens;
+the decoder predicts the clean token at every position (cross-entropy; positions after the
+first pad weigh less). Self-conditioning: for half of the examples a first no-grad pass gives
+logits that the graded pass receives as ``self_conditioning_logits`` (``self_conditioning_mask``
+switches it per example), as the sampler does from its second pass on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .data import Example, example_stream, holdout_strings
+from .tokenizer import SPECIAL_TOKENS, Tokenizer, tiny_corpus
+
+__all__ = ["build_tokenizer", "model_config", "make_batch", "denoising_loss", "train"]
+
+log = logging.getLogger("structdiff.train")
+
+PAD_TAIL_WEIGHT = 0.1  # pad positions after the first one are easy; keep the loss on the content
+
+
+def build_tokenizer(corpus: Sequence[str], vocab_size: int = 4096) -> Tokenizer:
+    """Byte-level BPE whose digits are always single tokens (one token per Sudoku cell / digit).
+
+    Ids 0-5 are ``<pad> <eos> <bos> <mask> <start_of_turn> <end_of_turn>`` as in Gemma.
+    """
+    from tokenizers import Tokenizer as _Tok, decoders, models, pre_tokenizers, trainers
+
+    tok = _Tok(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Digits(individual_digits=True),
+        pre_tokenizers.ByteLevel(add_prefix_space=False),
+    ])
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(list(corpus), trainer=trainer)
+    return Tokenizer(tok, pad_id=0, eos_id=1, bos_id=2)
+
+
+def model_config(vocab_size: int, *, hidden_size: int = 256, num_layers: int = 4, num_experts: int = 4,
+                 canvas_length: int = 256) -> Any:
+    """The shipped model's ``DiffusionGemmaConfig`` (MoE, alternating sliding/full attention)."""
+    from .tiny import tiny_config
+
+    return tiny_config(vocab_size, canvas_length=canvas_length, hidden_size=hidden_size, num_layers=num_layers,
+                       num_experts=num_experts, top_k_experts=2, max_position_embeddings=2048)
+
+
+def make_batch(tok: Tokenizer, examples: Sequence[Example], canvas_cap: int, rng: random.Random
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(prompt ids ``[B, P]`` left-padded, prompt mask ``[B, P]``, clean canvases ``[B, L]``).
+
+    The canvas is the target, EOS, then pad. ``L`` is the full ``canvas_cap`` a tenth of the
+    time, otherwise the smallest multiple of 32 (>= 64) that holds the longest target: shorter
+    canvases cost less, full ones teach the tail of a 256 canvas.
+    """
+    prompts = [tok.encode(ex.prompt, add_bos=True) for ex in examples]
+    targets = [tok.encode(ex.target)[: canvas_cap - 1] + [tok.eos_id] for ex in examples]
+    longest = max(len(t) for t in targets)
+    length = canvas_cap if rng.random() < 0.1 else min(canvas_cap, max(64, 32 * math.ceil(longest / 32)))
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), tok.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.bool)
+    canvas = torch.full((len(prompts), length), tok.pad_id, dtype=torch.long)
+    for i, (p, t) in enumerate(zip(prompts, targets)):
+        ids[i, width - len(p):] = torch.tensor(p)
+        mask[i, width - len(p):] = True
+        canvas[i, : len(t)] = torch.tensor(t)
+    return ids, mask, canvas
+
+
+def _forward(model: Any, ids: torch.Tensor, mask: torch.Tensor, noisy: torch.Tensor, sc_mask: torch.Tensor,
+             ) -> torch.Tensor:
+    """Encoder prefill (with grad) + a no-grad self-conditioning pass + the graded pass -> logits [B, L, V]."""
+    from transformers.cache_utils import DynamicCache
+
+    batch, width = ids.shape
+    length = noisy.shape[1]
+    cache = DynamicCache(config=model.config.get_text_config(decoder=True))
+    enc_pos = torch.arange(width).unsqueeze(0)
+    model.model.encoder(input_ids=ids, attention_mask=mask, past_key_values=cache, position_ids=enc_pos)
+    dec_pos = torch.arange(width, width + length).unsqueeze(0)
+    dec_mask = F.pad(mask, (0, length), value=True)  # [B, P + L]
+    kw = dict(decoder_input_ids=noisy, past_key_values=cache, decoder_attention_mask=dec_mask,
+              decoder_position_ids=dec_pos)
+    sc_logits = None
+    if bool(sc_mask.any()):
+        with torch.no_grad():
+            sc_logits = model(**kw).logits.detach()  # [B, L, V]
+    return model(**kw, self_conditioning_logits=sc_logits,
+                 self_conditioning_mask=sc_mask if sc_logits is not None else None).logits
+
+
+def denoising_loss(model: Any, ids: torch.Tensor, mask: torch.Tensor, clean: torch.Tensor, *, pad_id: int,
+                   generator: torch.Generator, self_conditioning: float = 0.5) -> torch.Tensor:
+    """The uniform-state denoising loss of one batch (scalar).
+
+    Parameters
+    ----------
+    model : DiffusionGemmaForBlockDiffusion
+        In train mode.
+    ids, mask : torch.Tensor
+        Prompt ids and mask ``[B, P]`` (left-padded, BOS first).
+    clean : torch.Tensor
+        Clean canvases ``[B, L]`` (target, EOS, pad).
+    pad_id : int
+        Pad id: pad positions after the first one weigh ``PAD_TAIL_WEIGHT``.
+    generator : torch.Generator
+        Drives the corruption level, the noise tokens and the self-conditioning coin.
+    self_conditioning : float
+        Probability that a batch gets a self-conditioning pass.
+    """
+    batch, length = clean.shape
+    vocab = model.config.text_config.vocab_size
+    t = torch.rand((batch, 1), generator=generator)  # [B, 1] corruption level
+    corrupt = torch.rand((batch, length), generator=generator) < t  # [B, L]
+    noise = torch.randint(0, vocab, (batch, length), generator=generator)
+    noisy = torch.where(corrupt, noise, clean)
+    # One coin per batch decides whether the extra no-grad pass runs (it costs a forward); when it
+    # runs, 4 in 5 examples use it (per-example mask), the rest learn the first, unconditioned pass.
+    use_sc = bool(torch.rand((), generator=generator) < self_conditioning)
+    sc_mask = (torch.rand((batch,), generator=generator) < 0.8) & use_sc  # [B]
+    logits = _forward(model, ids, mask, noisy, sc_mask)  # [B, L, V]
+    nll = F.cross_entropy(logits.reshape(-1, vocab), clean.reshape(-1), reduction="none").view(batch, length)
+    is_pad = clean == pad_id
+    tail = is_pad & (is_pad.cumsum(dim=1) > 1)  # every pad but the first
+    weight = torch.where(tail, PAD_TAIL_WEIGHT, 1.0)  # [B, L]
+    return (nll * weight).sum() / weight.sum()
+
+
+def _save(model: Any, tok: Tokenizer, out: Path, meta: dict, dtype: torch.dtype) -> None:
+    """Write the checkpoint atomically (a temp folder renamed over ``out``'s files)."""
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    state_dtype = next(model.parameters()).dtype
+    model.to(dtype)
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+    finally:
+        model.to(state_dtype)
+    tok.save(str(tmp / "tokenizer.json"))
+    (tmp / "training_meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    out.mkdir(parents=True, exist_ok=True)
+    for f in tmp.iterdir():
+        f.replace(out / f.name)
+    tmp.rmdir()
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Run training as configured by the CLI arguments; returns the final metadata."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    from .model import _set_special_ids
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    exclude = holdout_strings(args.holdout)
+    log.info("holdout: %d strings/hashes from %s", len(exclude), args.holdout)
+    corpus_stream = example_stream(args.seed + 1, exclude=exclude)
+    corpus = [s for _ in range(args.tokenizer_examples) for ex in [next(corpus_stream)] for s in (ex.prompt, ex.target)]
+    corpus += tiny_corpus(args.seed)  # generic code/config/prose lines widen the merges beyond our templates
+    tok = build_tokenizer(corpus, args.vocab_size)
+    cfg = model_config(tok.vocab_size, hidden_size=args.hidden, num_layers=args.layers, num_experts=args.experts)
+    model = DiffusionGemmaForBlockDiffusion(cfg)
+    _set_special_ids(model, tok)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("vocab %d, params %.2fM", tok.vocab_size, n_params / 1e6)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    warm = max(1, args.steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * (
+        0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))))
+    stream = example_stream(args.seed, exclude=exclude)
+    out = Path(args.out)
+    save_dtype = torch.bfloat16 if args.save_dtype == "bfloat16" else torch.float32
+    model.train()
+    start, ema, step = time.time(), None, 0
+    meta: dict = {}
+    for step in range(1, args.steps + 1):
+        batch = [next(stream) for _ in range(args.batch)]
+        ids, mask, clean = make_batch(tok, batch, cfg.canvas_length, rng)
+        loss = denoising_loss(model, ids, mask, clean, pad_id=tok.pad_id, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+        elapsed = time.time() - start
+        if step % args.log_every == 0 or step == 1:
+            log.info("step %d loss %.4f ema %.4f lr %.2e canvas %d %.1fs", step, loss.item(), ema,
+                     sched.get_last_lr()[0], clean.shape[1], elapsed)
+        meta = {"steps": step, "seed": args.seed, "batch": args.batch, "final_loss_ema": round(ema, 4),
+                "seconds": round(elapsed, 1), "params": n_params, "vocab_size": tok.vocab_size,
+                "argv": sys.argv[1:]}
+        if step % args.save_every == 0 or step == args.steps or elapsed > args.max_minutes * 60:
+            model.eval()
+            _save(model, tok, out, meta, save_dtype)
+            model.train()
+            if elapsed > args.max_minutes * 60:
+                log.info("time budget reached at step %d", step)
+                break
+    return meta
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", default="structdiff/backend/weights")
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--hidden", type=int, default=192)
+    p.add_argument("--layers", type=int, default=4)
+    p.add_argument("--experts", type=int, default=4)
+    p.add_argument("--vocab-size", type=int, default=4096)
+    p.add_argument("--tokenizer-examples", type=int, default=6000)
+    p.add_argument("--holdout", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"),
+                   help="evaluation data kept out of training (../shared/data)")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--save-every", type=int, default=50)
+    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--max-minutes", type=float, default=45.0)
+    p.add_argument("--save-dtype", choices=["float32", "bfloat16"], default="float32")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout)
+    meta = train(args)
+    log.info("done: %s", json.dumps(meta))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
