@@ -287,7 +287,8 @@ def solve_sudoku(puzzle: Any, model: Any = None, *, size: int | None = None, see
     allow_multiple : bool
         Return one valid solution of a puzzle with several, instead of raising.
     time_limit : float
-        Seconds for checking the puzzle and for model passes (the solver then finishes).
+        Seconds of model passes; after them the solver finishes the grid (checking the puzzle has its own
+        30 s bound).
 
     Returns
     -------
@@ -303,7 +304,7 @@ def solve_sudoku(puzzle: Any, model: Any = None, *, size: int | None = None, see
     from .constraints.sudoku import sudoku_prompt, validate_puzzle
     from .constraints.sudoku_solve import solve_grids
 
-    grid, unique = validate_puzzle(puzzle, size, allow_multiple=allow_multiple, time_limit=time_limit)
+    grid, unique = validate_puzzle(puzzle, size, allow_multiple=allow_multiple)
     dm = resolve_model(model)
     ids, mask, _ = encode_prompts(dm, sudoku_prompt(grid))
     return solve_grids(dm, [grid], ids, mask, make_generator(seed), max_passes=max_passes, time_limit=time_limit,

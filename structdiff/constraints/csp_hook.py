@@ -76,7 +76,7 @@ class CSPStats:
     cells_by_propagation: int = 0
     cells_by_solver: int = 0
     conflicts: int = 0  # empty domains met while accepting model values
-    renoised_cells: int = 0  # model-placed values taken back by conflicts or the final check
+    renoised_cells: int = 0  # model values re-noised by conflicts (incl. the newcomer) or the final check
     solver_stepped_in: bool = False
     values: list[int] = field(default_factory=list)  # final value index per variable
 
@@ -92,6 +92,8 @@ class _Row:
         except Conflict as exc:
             raise UnsatisfiableError(f"the constraints contradict each other before any value is placed "
                                      f"({exc.reason}); check the givens") from exc
+        if not csp.solve(self.base, limit=1):
+            raise UnsatisfiableError("the constraints have no solution: check the givens and rules")
         self.model: dict[int, int] = {}  # var -> value index, placed by the model (current block)
         self.order: list[int] = []  # model vars in the order they were accepted
         self.doms = list(self.base)
@@ -125,6 +127,13 @@ class _Row:
             involved = (self.csp.explain(exc, trial) | exc.vars) & set(self.model)
             log.debug("conflict at %s (%s): re-noising %s", sorted(exc.vars), exc.reason, sorted(involved))
             self._drop(involved)
+            self.stats.renoised_cells += 1  # the newcomer goes back to noise as well
+            probe = list(self.base)
+            probe[v] &= 1 << k
+            try:
+                self.csp.propagate(probe)
+            except Conflict:  # v = k fails on the givens alone: never propose it again
+                self.base[v] &= ~(1 << k)
             self.recompute()
             return False
         self.model[v] = k
@@ -295,10 +304,17 @@ class CSPHook(CanvasHook):
         return out
 
     def propose(self, view, logits, probs, generator):
-        B, L, V = probs.shape
-        sampled = torch.multinomial(probs.view(-1, V), 1, generator=generator).view(B, L)  # [B, L]
+        # all the mass of a variable's position lies on value tokens: sample among those D, not all V
+        best = torch.argmax(logits, dim=-1)  # [B, L]; exact at one-hot (fixed/decided) positions
+        values = torch.tensor(self.layout.value_tokens, device=probs.device)  # [D]
+        pv = probs[..., values]  # [B, L, D]
+        at_var = pv.sum(-1) > 0.5  # [B, L]
+        sampled = best.clone()
+        if bool(at_var.any()):
+            pick = torch.multinomial(pv[at_var].cpu(), 1, generator=generator).squeeze(-1)  # [n]
+            sampled[at_var] = values[pick.to(values.device)]
         self._sampled = sampled
-        return sampled, torch.argmax(logits, dim=-1)  # [B, L], [B, L]
+        return sampled, best  # [B, L], [B, L]
 
     def accept(self, view: PassView, entropy: torch.Tensor, default: torch.Tensor) -> torch.Tensor:
         self._entropy = entropy.detach().cpu()  # [B, L]
