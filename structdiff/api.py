@@ -54,7 +54,7 @@ def encode_prompts(model, prompts: str | Sequence[str]) -> tuple[torch.Tensor, t
         if not p.strip():
             raise InputError("the prompt is empty: say what the output should contain" +
                              (f" (prompt {i} of the batch)" if batched else ""))
-        encoded.append(tok.encode(p, add_bos=True))
+        encoded.append(tok.encode_prompt(p))
     width = max(len(e) for e in encoded)
     ids = torch.full((len(encoded), width), tok.pad_id, dtype=torch.long)
     mask = torch.zeros((len(encoded), width), dtype=torch.bool)

@@ -135,3 +135,17 @@ def test_local_checkpoint_round_trip(tmp_path):
 def test_bad_seed_type():
     with pytest.raises(InputError):
         load_model("tiny-random", seed="3")
+
+
+def test_prompts_use_the_chat_template_when_the_checkpoint_has_one():
+    from transformers import PreTrainedTokenizerFast
+
+    base = build_tiny_tokenizer()
+    hf = PreTrainedTokenizerFast(tokenizer_object=base.backend, eos_token="<eos>", pad_token="<pad>",
+                                 bos_token="<bos>")
+    assert Tokenizer.from_transformers(hf).encode_prompt("hi") == [base.bos_id] + base.encode("hi")
+    hf.chat_template = "{{ bos_token }}<start_of_turn>user\n{{ messages[0]['content'] }}<end_of_turn>\n" \
+                       "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    ids = Tokenizer.from_transformers(hf).encode_prompt("hi")
+    text = hf.decode(ids)
+    assert text.startswith("<bos><start_of_turn>user\nhi<end_of_turn>") and text.endswith("model\n")

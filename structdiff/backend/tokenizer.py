@@ -51,6 +51,7 @@ class Tokenizer:
         self.pad_id = int(pad_id)
         self.eos_id = int(eos_id)
         self.bos_id = None if bos_id is None else int(bos_id)
+        self._chat: Any = None  # a transformers tokenizer with a chat template, when there is one
 
     # -- constructors -------------------------------------------------------------------------
     @classmethod
@@ -77,7 +78,10 @@ class Tokenizer:
         pad = hf_tokenizer.pad_token_id if hf_tokenizer.pad_token_id is not None else eos
         if eos is None:
             raise BackendError("the tokenizer has no eos token; structdiff needs one to end outputs")
-        return cls(backend, pad_id=pad, eos_id=eos, bos_id=hf_tokenizer.bos_token_id)
+        tok = cls(backend, pad_id=pad, eos_id=eos, bos_id=hf_tokenizer.bos_token_id)
+        if getattr(hf_tokenizer, "chat_template", None):
+            tok._chat = hf_tokenizer  # instruction-tuned checkpoints: prompts go through the chat template
+        return tok
 
     # -- basic facts --------------------------------------------------------------------------
     @property
@@ -103,6 +107,15 @@ class Tokenizer:
         """Text -> ids (no special tokens added unless ``add_bos``)."""
         ids = self._tok.encode(text, add_special_tokens=False).ids
         return ([self.bos_id] if add_bos and self.bos_id is not None else []) + list(ids)
+
+    def encode_prompt(self, text: str) -> list[int]:
+        """A user prompt -> model input ids: the chat template's user turn when the checkpoint has
+        one (e.g. ``google/diffusiongemma-26B-A4B-it``), else BOS + the text."""
+        if self._chat is not None:
+            ids = self._chat.apply_chat_template([{"role": "user", "content": text}], tokenize=True,
+                                                 add_generation_prompt=True)
+            return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+        return self.encode(text, add_bos=True)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> text, special tokens dropped (bytes decoded as UTF-8, invalid bytes replaced)."""
