@@ -104,6 +104,9 @@ class Generator:
         Token budget per output.
     max_repair_rounds : int
         Re-noise/denoise rounds for validator violations before ``GenerationError``.
+    observers : sequence of CanvasHook
+        Hooks that watch every pass (their ``observe`` gets each ``PassRecord``, after the constraint's
+        hook has filled ``record.extra``): live views, traces. They must not change the sampling.
     **sampler_options
         ``SamplerConfig`` fields (``max_passes``, ``t_min``, ...).
 
@@ -114,7 +117,7 @@ class Generator:
     """
 
     def __init__(self, model: Any, constraint: Any, *, max_tokens: int = 256, max_repair_rounds: int = 3,
-                 **sampler_options: Any):
+                 observers: Sequence[Any] = (), **sampler_options: Any):
         from .constraints import Constraint
         from .sampler import SamplerConfig
 
@@ -123,6 +126,12 @@ class Generator:
         if isinstance(max_repair_rounds, bool) or not isinstance(max_repair_rounds, int) or max_repair_rounds < 0:
             raise InputError(f"max_repair_rounds must be an int >= 0, got {max_repair_rounds!r}")
         self.max_repair_rounds = max_repair_rounds
+        from .sampler.hooks import CanvasHook
+
+        self.observers = tuple(observers)
+        for o in self.observers:
+            if not isinstance(o, CanvasHook):
+                raise InputError(f"observer {o!r} must be a CanvasHook (override its observe(record) method)")
         many = isinstance(constraint, (list, tuple))
         items = list(constraint) if many else [constraint]
         if not items:
@@ -192,6 +201,10 @@ class Generator:
             if len(kinds) != 1:
                 raise InputError("these constraints need different samplers: batch them separately")
             hook = kinds.pop()(rows, pins=pins)
+        if self.observers:
+            from .sampler.hooks import HookChain
+
+            hook = HookChain([hook, *self.observers])
         t0 = time.perf_counter()
         out = denoise(dm, ids, config=self.config, hook=hook, generator=g, attention_mask=mask)
         n = self.config.max_tokens
