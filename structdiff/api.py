@@ -282,7 +282,7 @@ def choice(options: Sequence[str], prompt: str | Sequence[str], model: Any = Non
 
 
 def solve_sudoku(puzzle: Any, model: Any = None, *, size: int | None = None, seed: int | None = None,
-                 max_passes: int = 48, allow_multiple: bool = False, time_limit: float = 60.0):
+                 max_passes: int = 48, allow_multiple: bool = False, time_limit: float = 60.0, observers=()):
     """Solve a Sudoku with the model proposing digits and propagation + a complete solver guiding it.
 
     Parameters
@@ -302,6 +302,8 @@ def solve_sudoku(puzzle: Any, model: Any = None, *, size: int | None = None, see
     time_limit : float
         Seconds of model passes; after them the solver finishes the grid (checking the puzzle has its own
         30 s bound).
+    observers : sequence of CanvasHook
+        Hooks that only watch each pass (live views, traces).
 
     Returns
     -------
@@ -321,4 +323,4 @@ def solve_sudoku(puzzle: Any, model: Any = None, *, size: int | None = None, see
     dm = resolve_model(model)
     ids, mask, _ = encode_prompts(dm, sudoku_prompt(grid))
     return solve_grids(dm, [grid], ids, mask, make_generator(seed), max_passes=max_passes, time_limit=time_limit,
-                       unique=[unique])[0]
+                       unique=[unique], observers=observers)[0]

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import InputError, UnsatisfiableError
 from ..sampler import SamplerConfig, denoise
+from ..sampler.hooks import HookChain
 from .base import CompiledConstraint, Constraint
 from .csp_hook import CanvasLayout, CSPHook
 from .sudoku import SudokuCSP, SudokuError, check_clues, grid_string, parse_puzzle, sudoku_layout
@@ -58,7 +59,8 @@ def _is_solution(grid: list[list[int]], clues: list[list[int]]) -> bool:
 
 def solve_grids(model, grids: list[list[list[int]]], prompt_ids: torch.Tensor, attention_mask: torch.Tensor,
                 generator: torch.Generator, *, max_passes: int = 48, time_limit: float = 60.0,
-                unique: list[bool] | None = None, **sampler_options) -> list[SudokuResult]:
+                unique: list[bool] | None = None, observers: Sequence = (), **sampler_options
+                ) -> list[SudokuResult]:
     """Solve validated grids of one size as one batch.
 
     Parameters
@@ -75,6 +77,8 @@ def solve_grids(model, grids: list[list[list[int]]], prompt_ids: torch.Tensor, a
         Model passes per canvas; after them the solver finishes what is left.
     time_limit : float
         Seconds of model passes before the solver finishes the canvas.
+    observers : sequence of CanvasHook
+        Hooks that only watch each pass (live views, traces).
 
     Returns
     -------
@@ -87,7 +91,8 @@ def solve_grids(model, grids: list[list[list[int]]], prompt_ids: torch.Tensor, a
     hook = CSPHook([SudokuCSP(g) for g in grids], layout, canvas_length=model.canvas_length,
                    eos_id=model.tokenizer.eos_id, pad_id=model.tokenizer.pad_id, time_limit=time_limit)
     config = SamplerConfig(max_tokens=hook.max_tokens, max_passes=max_passes, **sampler_options)
-    out = denoise(model, prompt_ids, config=config, hook=hook, generator=generator, attention_mask=attention_mask)
+    run_hook = HookChain([hook, *observers]) if observers else hook
+    out = denoise(model, prompt_ids, config=config, hook=run_hook, generator=generator, attention_mask=attention_mask)
     results = []
     for b, (grid, st) in enumerate(zip(grids, hook.stats)):
         solved = [[st.values[r * n + c] + 1 for c in range(n)] for r in range(n)]
