@@ -140,7 +140,7 @@ class KenKen:
         hook = CSPHook([csp], layout, canvas_length=model.canvas_length, eos_id=tok.eos_id, pad_id=tok.pad_id,
                        time_limit=time_limit)
         g = torch.Generator().manual_seed(seed) if seed is not None else torch.Generator()
-        ids = torch.tensor([tok.encode(self.prompt(), add_bos=True)], dtype=torch.long)
+        ids = torch.tensor([tok.encode_prompt(self.prompt())], dtype=torch.long)
         out = denoise(model, ids, config=SamplerConfig(max_tokens=hook.max_tokens, max_passes=max_passes), hook=hook,
                       generator=g)
         st = hook.stats[0]
