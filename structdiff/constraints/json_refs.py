@@ -56,15 +56,13 @@ class RefContext:
             raise SchemaError(f"invalid JSON Schema at {ptr or '/'}: {e.message}", pointer=ptr) from None
         self.cls = cls
         dialect = schema.get("$schema") if isinstance(schema, dict) else None
-        self.spec = rj.specification_with(dialect, default=rj.DRAFT202012) if dialect else rj.DRAFT202012
-        if isinstance(dialect, str) and dialect not in ("",):
-            try:
-                self.spec = rj.specification_with(dialect)
-            except Exception:  # unknown dialect URI: treat as 2020-12 like jsonschema does
-                self.spec = rj.DRAFT202012
+        self.spec = rj.DRAFT202012
+        if isinstance(dialect, str) and dialect:
+            self.spec = rj.specification_with(dialect, default=rj.DRAFT202012)
         registry = Registry()
         for uri, doc in (resources or {}).items():
-            spec = rj.specification_with(doc.get("$schema"), default=self.spec) if isinstance(doc, dict) else self.spec
+            dialect_uri = doc.get("$schema") if isinstance(doc, dict) else None
+            spec = rj.specification_with(dialect_uri, default=self.spec) if dialect_uri else self.spec
             registry = registry.with_resource(uri, spec.create_resource(doc))
         self.resource = self.spec.create_resource(schema)
         registry = registry.with_resource(self.resource.id() or "", self.resource)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Iterable, Optional
 
 __all__ = ["escape", "alt", "group", "literal", "repeat", "STRING_CHAR", "STRING", "INTEGER", "NUMBER", "BOOLEAN",
-           "NULL", "int_range", "signed_int_range", "decimal_range", "json_string_literal", "char_set_regex",
+           "NULL", "value_literal", "int_range", "signed_int_range", "decimal_range", "json_string_literal", "char_set_regex",
            "FORMATS"]
 
 _META = set("\\.+*?()|[]{}^$#&-~")
@@ -117,6 +117,25 @@ def repeat(pattern: str, lo: int, hi: Optional[int]) -> str:
 def literal(value) -> str:
     """Regex matching the canonical compact JSON text of ``value``."""
     return escape(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+
+def value_literal(value, ws: str = "") -> str:
+    """Regex matching ``value`` as JSON text: integral numbers also as ``2.0``, whitespace ``ws`` between tokens."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return literal(value)
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+            value = int(value)
+        if isinstance(value, int):
+            return escape(str(value)) + r"(?:\.0+)?"
+        return literal(value)
+    sep, colon = ws + "," + ws, ws + ":" + ws
+    if isinstance(value, list):
+        return r"\[" + ws + sep.join(value_literal(v, ws) for v in value) + ws + r"\]"
+    if isinstance(value, dict):
+        items = sep.join(literal(str(k)) + colon + value_literal(v, ws) for k, v in value.items())
+        return r"\{" + ws + items + ws + r"\}"
+    return literal(value)
 
 
 def json_string_literal(text: str) -> str:

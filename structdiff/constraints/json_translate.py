@@ -188,7 +188,7 @@ class Translator:
         self._auto("const" if "const" in schema else "enum")
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
         ok = [v for v in values if self.refs.is_valid(v, rest, scope)]
-        return R.alt(R.literal(v) for v in ok)
+        return R.alt(R.value_literal(v, self.ws) for v in ok)
 
     # ------------------------------------------------------------------ scalar types
     def _t_null(self, s, scope, stack, ptr):
