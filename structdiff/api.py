@@ -15,7 +15,7 @@ import torch
 
 from .errors import GenerationError, InputError, StructDiffError
 
-__all__ = ["generate", "generate_regex", "choice", "Generator", "GenerationResult", "resolve_model",
+__all__ = ["generate", "generate_regex", "choice", "generate_json", "Generator", "GenerationResult", "resolve_model",
            "encode_prompts", "make_generator"]
 
 _DEFAULT_MODEL: dict[str, Any] = {}
@@ -324,3 +324,49 @@ def solve_sudoku(puzzle: Any, model: Any = None, *, size: int | None = None, see
     ids, mask, _ = encode_prompts(dm, sudoku_prompt(grid))
     return solve_grids(dm, [grid], ids, mask, make_generator(seed), max_passes=max_passes, time_limit=time_limit,
                        unique=[unique], observers=observers)[0]
+
+
+def generate_json(schema: Any, prompt: str | Sequence[str], model: Any = None, *, max_tokens: int = 256,
+                  seed: int | None = None, whitespace: str = "compact", max_repair_rounds: int = 3,
+                  return_result: bool = False, schema_options: dict | None = None, **sampler_options: Any) -> Any:
+    """A JSON value valid under ``schema`` (a JSON Schema dict/str or a pydantic model class).
+
+    Parameters
+    ----------
+    schema : dict, bool, str or pydantic BaseModel subclass
+        What the output must satisfy.
+    prompt : str or list of str
+        One prompt, or a batch.
+    model : DiffusionModel, str or None
+        ``None`` for the default model.
+    max_tokens : int
+        Token budget; a schema whose smallest instance does not fit raises ``UnsatisfiableError``.
+    seed : int, optional
+        Same seed, same output.
+    whitespace : {"compact", "flexible"}
+        Canonical compact JSON, or JSON whitespace allowed between tokens.
+    max_repair_rounds : int
+        Re-noise rounds for semantic violations (uniqueItems, validators, ...) before ``GenerationError``.
+    return_result : bool
+        Return ``GenerationResult`` (text, value, stats incl. ``keywords``: automaton vs validator).
+    schema_options : dict, optional
+        More ``Constraint.from_json_schema`` options (``extra_properties``, ``max_depth``, ``resources``, ...).
+
+    Returns
+    -------
+    Any
+        The parsed value (dict/list/...), a validated model instance for a pydantic model, or a
+        ``GenerationResult``; a list of those for a batch.
+    """
+    from .constraints.json_schema import from_json_schema, from_pydantic
+
+    opts = dict(schema_options or {}, whitespace=whitespace)
+    constraint = from_pydantic(schema, **opts) if isinstance(schema, type) else from_json_schema(schema, **opts)
+    gen = Generator(model, constraint, max_tokens=max_tokens, max_repair_rounds=max_repair_rounds,
+                    **sampler_options)
+    res = gen(prompt, seed=seed)
+    for r in res if isinstance(res, list) else [res]:
+        r.stats["keywords"] = constraint.report
+    if return_result:
+        return res
+    return [r.value for r in res] if isinstance(res, list) else res.value
