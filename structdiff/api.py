@@ -15,8 +15,8 @@ import torch
 
 from .errors import GenerationError, InputError, StructDiffError
 
-__all__ = ["generate", "generate_regex", "choice", "generate_json", "Generator", "GenerationResult", "resolve_model",
-           "encode_prompts", "make_generator"]
+__all__ = ["generate", "generate_regex", "choice", "generate_json", "Generator", "GenerationResult",
+           "resolve_model", "encode_prompts", "make_generator"]
 
 _DEFAULT_MODEL: dict[str, Any] = {}
 _LOCK = threading.Lock()

@@ -352,7 +352,8 @@ def char_set_regex(intervals: list[tuple[int, int]]) -> Optional[str]:
                     plain.append((0xE000, hi))
             else:
                 plain.append((start, hi))
-    if len(escaped) >= 32:  # every control character: one compact class (also accepts \\u000a for \\n)
+    # every control character: one compact class (it also accepts \\u000a for \\n)
+    if sum(1 for e in escaped if e not in (r'\\"', r"\\\\")) == 32:
         escaped = [e for e in escaped if e in (r'\\"', r"\\\\")] + [r"\\[bfnrt]", r"\\u00[01][0-9a-f]"]
     options = []
     if plain:
@@ -408,6 +409,6 @@ FORMATS: dict[str, tuple[str, bool]] = {
     "ipv6": (_ipv6(), True),
     "hostname": (_HOST, True),
     "uri": (r"[a-zA-Z][a-zA-Z0-9+.-]*:(?://(?:[a-zA-Z0-9._~!$&'()*+,;=:%-]*@)?[a-zA-Z0-9._~%-]+(?::[0-9]{1,5})?)?"
-            r"(?:/[a-zA-Z0-9._~!$&'()*+,;=:@%-]*)*(?:\?[a-zA-Z0-9._~!$&'()*+,;=:@%/?-]*)?"
+            r"[a-zA-Z0-9._~!$&'()*+,;=:@%/-]*(?:\?[a-zA-Z0-9._~!$&'()*+,;=:@%/?-]*)?"
             r"(?:#[a-zA-Z0-9._~!$&'()*+,;=:@%/?-]*)?", True),
 }
