@@ -1,0 +1,140 @@
+"""The ``structdiff`` command line: ``structdiff json|grammar|regex|sudoku|bench|info ...``.
+
+Results go to stdout (JSON for ``json``), diagnostics to stderr. ``--watch`` draws the
+canvas every pass, ``--trace out.jsonl`` records every pass. Bad input gives a one-line
+error and a non-zero exit (2 for input, 1 for generation/model failures); ``--debug``
+shows the traceback and debug logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+EXIT_FAILURE, EXIT_INPUT, EXIT_INTERRUPTED = 1, 2, 130
+
+
+def _common() -> argparse.ArgumentParser:
+    """Options every generating subcommand takes (accepted before or after the positionals)."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("model and sampling")
+    g.add_argument("--model", default=None, help="model name or path: a local checkpoint folder, "
+                   "google/diffusiongemma-26B-A4B-it, tiny-random (default: the shipped small model)")
+    g.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps (default cpu)")
+    g.add_argument("--dtype", default=None, help="e.g. bfloat16 for the real model on a GPU")
+    g.add_argument("--seed", type=int, default=None, help="same seed, same output (default: a fresh one, reported)")
+    g.add_argument("--max-tokens", type=int, default=256, help="token budget of the output (default 256)")
+    g.add_argument("--max-passes", type=int, default=None, help="model passes per canvas (default 48)")
+    g.add_argument("--repair-rounds", type=int, default=3, help="validator repair rounds before giving up")
+    o = p.add_argument_group("output")
+    o.add_argument("--raw", action="store_true", help="print the generated text exactly, nothing added")
+    o.add_argument("--watch", action="store_true", help="draw the canvas every pass on stderr (live view on "
+                   "a terminal, one line per pass otherwise)")
+    o.add_argument("--trace", metavar="OUT.jsonl", default=None, help="record every pass as JSON lines")
+    o.add_argument("-q", "--quiet", action="store_true", help="no diagnostics on stderr (errors still)")
+    o.add_argument("--debug", action="store_true", help="debug logs and full tracebacks")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``structdiff``."""
+    from .. import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="structdiff", description="Structured output, valid by construction, from diffusion language models.",
+        epilog="Examples: structdiff json person.json 'Alice, 31' · structdiff grammar sql 'users older than 30' "
+               "· structdiff regex '[0-9]{3}-[0-9]{4}' 'a phone number' · structdiff sudoku puzzle.txt --watch")
+    parser.add_argument("--version", action="version", version=f"structdiff {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    common = _common()
+    from . import commands as c
+
+    p = sub.add_parser("json", parents=[common], help="a JSON value valid under a JSON Schema or pydantic model",
+                       description="Print a JSON value (one line) valid under SCHEMA.")
+    p.add_argument("schema", metavar="SCHEMA", help="a JSON Schema file, inline JSON, or a pydantic module:Class")
+    p.add_argument("prompt", metavar="PROMPT")
+    p.add_argument("--whitespace", choices=["compact", "flexible"], default="compact",
+                   help="JSON whitespace the model may write (default compact)")
+    p.set_defaults(func=c.cmd_json)
+
+    p = sub.add_parser("grammar", parents=[common], help="text in a Lark grammar's language",
+                       description="Print text that parses with a Lark grammar.")
+    p.add_argument("grammar", metavar="NAME_OR_FILE", help="a shipped grammar name (see `structdiff info`) "
+                   "or a .lark file")
+    p.add_argument("prompt", metavar="PROMPT")
+    p.add_argument("--start", default="start", help="start rule (default start)")
+    p.set_defaults(func=c.cmd_grammar)
+
+    p = sub.add_parser("regex", parents=[common], help="text whose whole matches a regex",
+                       description="Print text whose whole matches PATTERN (Rust regex syntax).")
+    p.add_argument("pattern", metavar="PATTERN")
+    p.add_argument("prompt", metavar="PROMPT")
+    p.set_defaults(func=c.cmd_regex)
+
+    p = sub.add_parser("sudoku", parents=[common], help="solve a Sudoku (9x9 or 4x4)",
+                       description="Solve a Sudoku: the model proposes digits, propagation and an exact solver "
+                                   "guide it. Prints the grid (--raw: one line of digits).")
+    p.add_argument("puzzle", metavar="PUZZLE", help="81 or 16 cells (0 or . for blanks), or a file holding them")
+    p.add_argument("--allow-multiple", action="store_true", help="accept puzzles with several solutions")
+    p.set_defaults(func=c.cmd_sudoku)
+
+    p = sub.add_parser("bench", help="run the benchmarks in ./bench (from a clone of the repository)",
+                       description="Run bench/bench_*.py from the current directory; their tables go to stdout.")
+    p.add_argument("names", nargs="*", metavar="NAME", help="benchmarks to run, e.g. sampler (default: all)")
+    p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    p.add_argument("--debug", action="store_true", help="full tracebacks")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=c.cmd_bench)
+
+    p = sub.add_parser("info", parents=[common], help="model, device and versions",
+                       description="Load the model and print what structdiff runs on.")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    p.set_defaults(func=c.cmd_info)
+    return parser
+
+
+def _error_line(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    return f"structdiff: error: {msg}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, stream=sys.stderr,
+                        format="structdiff: %(levelname)s: %(message)s" if not debug else
+                        "%(asctime)s %(name)s %(levelname)s: %(message)s")
+    from ..errors import GrammarError, InputError, SchemaError, StructDiffError
+
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("structdiff: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (InputError, SchemaError, GrammarError) as e:
+        if debug:
+            raise
+        print(_error_line(e), file=sys.stderr)
+        return EXIT_INPUT
+    except StructDiffError as e:
+        if debug:
+            raise
+        print(_error_line(e), file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:  # e.g. `structdiff ... | head`
+        return EXIT_FAILURE
+    except Exception as e:
+        if debug:
+            raise
+        print(f"{_error_line(e)} ({type(e).__name__}; run again with --debug for the traceback)", file=sys.stderr)
+        return EXIT_FAILURE
+

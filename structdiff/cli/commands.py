@@ -1,0 +1,308 @@
+"""The subcommands: json, grammar, regex, sudoku, bench, info.
+
+Each takes the parsed arguments and returns an exit code. Results go to stdout;
+diagnostics (stats, the live view, notes) go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+
+__all__ = ["cmd_bench", "cmd_grammar", "cmd_info", "cmd_json", "cmd_regex", "cmd_sudoku", "load_cli_model"]
+
+
+def note(msg: str) -> None:
+    """A diagnostic line on stderr."""
+    print(f"structdiff: {msg}", file=sys.stderr, flush=True)
+
+
+def load_cli_model(args) -> Any:
+    """``--model/--device/--dtype`` -> a loaded ``DiffusionModel``."""
+    from ..backend import load_model
+
+    t = time.perf_counter()
+    dm = load_model(args.model, device=args.device, dtype=args.dtype)
+    if not args.quiet:
+        note(f"model {dm.name} on {dm.device} (canvas {dm.canvas_length}, vocabulary {dm.vocab_size}) "
+             f"loaded in {time.perf_counter() - t:.1f} s")
+    return dm
+
+
+def _seed(args) -> int:
+    """The run's seed: ``--seed`` or a fresh one (reported, so any run can be replayed)."""
+    return args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+
+
+class _Observers:
+    """The observer hooks a command asked for (``--watch``, ``--trace``) and their closing."""
+
+    def __init__(self, hooks: list, trace: Any):
+        self.hooks = hooks
+        self.trace = trace
+        self.result: dict | None = None
+
+
+@contextmanager
+def observing(args, dm, *, max_passes: int, n_blocks: int, header: dict) -> Iterator[_Observers]:
+    """Build the live view and/or trace writer; close them (trace: result or error line) at the end."""
+    from .trace import TraceWriter
+    from .watch import make_view
+
+    hooks, trace, view = [], None, None
+    if args.trace:
+        trace = TraceWriter(args.trace, {**header, "model": dm.name, "canvas_length": dm.canvas_length,
+                                         "vocab_size": dm.vocab_size, "max_passes": max_passes,
+                                         "n_blocks": n_blocks})
+        hooks.append(trace)
+    if args.watch:
+        view = make_view(dm.tokenizer, max_passes=max_passes, n_blocks=n_blocks)
+        hooks.append(view)
+    obs = _Observers(hooks, trace)
+    try:
+        yield obs
+    except BaseException as e:
+        if view is not None:
+            view.close()
+        if trace is not None:
+            trace.close({"kind": "error", "type": type(e).__name__, "message": str(e)})
+        raise
+    if view is not None:
+        view.close()
+    if trace is not None:
+        trace.close(obs.result)
+        if not args.quiet:
+            note(f"trace of {trace.passes} passes written to {args.trace}")
+
+
+def _stats_line(stats: dict, seed: int) -> str:
+    keys = [("passes", "passes"), ("tokens", "tokens"), ("tokens_per_pass", "tokens/pass"),
+            ("repair_rounds", "repair rounds"), ("seconds", "s")]
+    parts = []
+    for k, label in keys:
+        if k in stats:
+            v = stats[k]
+            parts.append(f"{v:.2f} {label}" if isinstance(v, float) else f"{v} {label}")
+    return " · ".join(parts + [f"seed {seed}"])
+
+
+def _run_constraint(args, constraint: Any, command: str, to_stdout) -> int:
+    """Compile ``constraint``, generate for ``args.prompt``, print ``to_stdout(result)``."""
+    from ..api import Generator
+    from ..sampler import SamplerConfig
+
+    dm = load_cli_model(args)
+    seed = _seed(args)
+    max_passes = args.max_passes or SamplerConfig.max_passes
+    n_blocks = math.ceil(args.max_tokens / dm.canvas_length)
+    options = {"max_passes": max_passes} if args.max_passes else {}
+    header = {"command": command, "prompt": args.prompt, "seed": seed, "max_tokens": args.max_tokens}
+    t = time.perf_counter()
+    with observing(args, dm, max_passes=max_passes, n_blocks=n_blocks, header=header) as obs:
+        gen = Generator(dm, constraint, max_tokens=args.max_tokens, max_repair_rounds=args.repair_rounds,
+                        observers=obs.hooks, **options)
+        if not args.quiet:
+            note(f"constraint compiled in {time.perf_counter() - t:.2f} s")
+        result = gen(args.prompt, seed=seed)
+        obs.result = {"kind": "result", "text": result.text, "stats": result.stats}
+    print(result.text if args.raw else to_stdout(result), end="" if args.raw else "\n", flush=True)
+    if not args.quiet:
+        note(_stats_line(result.stats, seed))
+    return 0
+
+
+def _json_out(result) -> str:
+    value = result.value
+    dump = getattr(value, "model_dump_json", None)
+    if callable(dump):
+        return dump()
+    return json.dumps(value, ensure_ascii=False)
+
+
+def cmd_json(args) -> int:
+    """``structdiff json SCHEMA PROMPT``: a JSON value valid under a schema file / inline schema / pydantic class."""
+    from ..constraints import Constraint
+    from .inputs import load_schema
+
+    schema, kind = load_schema(args.schema)
+    kw = {"whitespace": args.whitespace}
+    constraint = Constraint.from_pydantic(schema, **kw) if kind == "pydantic" else \
+        Constraint.from_json_schema(schema, **kw)
+    return _run_constraint(args, constraint, "json", _json_out)
+
+
+def cmd_grammar(args) -> int:
+    """``structdiff grammar NAME_OR_FILE PROMPT``: text in a Lark grammar's language."""
+    from ..constraints import Constraint
+    from .inputs import resolve_grammar
+
+    constraint = Constraint.from_lark(resolve_grammar(args.grammar), start=args.start)
+    return _run_constraint(args, constraint, "grammar", lambda r: r.text)
+
+
+def cmd_regex(args) -> int:
+    """``structdiff regex PATTERN PROMPT``: text whose whole matches the pattern."""
+    from ..constraints import Constraint
+
+    return _run_constraint(args, Constraint.from_regex(args.pattern), "regex", lambda r: r.text)
+
+
+def cmd_sudoku(args) -> int:
+    """``structdiff sudoku PUZZLE``: the model fills the grid, propagation and the exact solver guide it."""
+    from ..api import solve_sudoku
+    from ..sampler import SamplerConfig
+    from .inputs import read_puzzle
+
+    puzzle = read_puzzle(args.puzzle)
+    from ..constraints.sudoku import validate_puzzle
+
+    validate_puzzle(puzzle, allow_multiple=args.allow_multiple)  # bad puzzles fail before the model loads
+    dm = load_cli_model(args)
+    seed = _seed(args)
+    max_passes = args.max_passes or SamplerConfig.max_passes
+    header = {"command": "sudoku", "puzzle": puzzle, "seed": seed}
+    with observing(args, dm, max_passes=max_passes, n_blocks=1, header=header) as obs:
+        res = solve_sudoku(puzzle, dm, seed=seed, max_passes=max_passes, allow_multiple=args.allow_multiple,
+                           observers=obs.hooks)
+        stats = {"passes": res.passes, "cells_by_model": res.cells_by_model,
+                 "cells_by_propagation": res.cells_by_propagation, "cells_by_solver": res.cells_by_solver,
+                 "solver_stepped_in": res.solver_stepped_in, "seconds": res.seconds}
+        obs.result = {"kind": "result", "text": "".join(str(d) for row in res.grid for d in row), "stats": stats}
+    if args.raw:
+        print(obs.result["text"], flush=True)
+    else:
+        print("\n".join(" ".join(str(d) for d in row) for row in res.grid), flush=True)
+    if not args.quiet:
+        note(f"{res.passes} passes · cells by model/propagation/solver {res.cells_by_model}/"
+             f"{res.cells_by_propagation}/{res.cells_by_solver} · solver stepped in: {res.solver_stepped_in} · "
+             f"{res.seconds:.2f} s · seed {seed}")
+    return 0
+
+
+def find_bench_dir(cwd: Path | None = None) -> Path:
+    """``bench/`` under the current directory (the benches live in the repository, not in the wheel)."""
+    cwd = cwd or Path.cwd()
+    d = cwd / "bench"
+    if not d.is_dir() or not any(d.glob("bench_*.py")):
+        raise InputError(f"no bench/bench_*.py under {cwd}: the benchmarks live in the structdiff source "
+                         f"repository, not in the installed package; run `structdiff bench` from a clone's root")
+    return d
+
+
+def _select_benches(d: Path, names: list[str]) -> list[Path]:
+    scripts = sorted(d.glob("bench_*.py"))
+    if not names:
+        return scripts
+    by_name = {s.stem.removeprefix("bench_"): s for s in scripts}
+    chosen = []
+    for n in names:
+        key = Path(n).stem.removeprefix("bench_")
+        if key not in by_name:
+            raise InputError(f"no benchmark {n!r}; available: {', '.join(by_name)}")
+        chosen.append(by_name[key])
+    return chosen
+
+
+def cmd_bench(args) -> int:
+    """``structdiff bench [NAME ...]``: run bench/bench_*.py scripts (their tables go to stdout)."""
+    d = find_bench_dir()
+    scripts = _select_benches(d, args.names)
+    if args.list:
+        for s in scripts:
+            print(s.stem.removeprefix("bench_"))
+        return 0
+    failed = []
+    live = sys.stdout.isatty() and sys.stderr.isatty()
+    progress = None
+    if live:
+        try:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        except ImportError:
+            live = False
+        else:
+            from rich.console import Console
+
+            progress = Progress(TextColumn("[bold]bench[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=Console(file=sys.stdout))
+            task = progress.add_task("", total=len(scripts))
+            progress.start()
+    try:
+        for i, script in enumerate(scripts, 1):
+            rel = script.relative_to(d.parent)
+            if progress is not None:
+                progress.update(task, description=str(rel))
+                proc = subprocess.Popen([sys.executable, str(script)], cwd=d.parent, stdout=subprocess.PIPE,
+                                        text=True)
+                for line in proc.stdout:
+                    progress.console.print(line.rstrip("\n"), markup=False, highlight=False, soft_wrap=True)
+                rc = proc.wait()
+                progress.advance(task)
+            else:
+                note(f"[{i}/{len(scripts)}] {rel}")
+                rc = subprocess.run([sys.executable, str(script)], cwd=d.parent, check=False).returncode
+            if rc != 0:
+                failed.append(f"{rel} (exit {rc})")
+    finally:
+        if progress is not None:
+            progress.stop()
+    if failed:
+        note(f"{len(failed)} of {len(scripts)} benchmarks failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def cmd_info(args) -> int:
+    """``structdiff info``: the model, the device and the versions (``--json`` for a JSON object)."""
+    import platform
+
+    import torch
+
+    import grammars
+
+    from .. import __version__
+    from ..backend import default_model_path
+
+    dm = load_cli_model(args)
+    n_params = sum(p.numel() for p in dm.model.parameters())
+    info = {
+        "structdiff": __version__,
+        "model": dm.name,
+        "parameters": n_params,
+        "canvas_length": dm.canvas_length,
+        "vocab_size": dm.vocab_size,
+        "max_context": getattr(dm, "max_context", None),
+        "device": str(dm.device),
+        "dtype": str(dm.embed_dtype).removeprefix("torch."),
+        "shipped_model": str(default_model_path()) if default_model_path() else None,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "grammars": grammars.names(),
+        "python": platform.python_version(),
+        **{name: _version(name) for name in ("torch", "transformers", "tokenizers", "outlines-core", "pydantic",
+                                             "lark", "rich", "hypothesis")},
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    width = max(len(k) for k in info)
+    for k, v in info.items():
+        shown = ", ".join(v) if isinstance(v, list) else ("-" if v is None else f"{v:,}" if isinstance(v, int) else v)
+        print(f"{k:<{width}}  {shown}")
+    return 0
