@@ -10,7 +10,9 @@ looser than the schema but never silently wrong.
 from __future__ import annotations
 
 import json
+import math
 import re
+from decimal import Decimal
 from typing import Any, Callable, Optional
 
 __all__ = ["SCHEMA_KEYWORDS_SINGLE", "SCHEMA_KEYWORDS_LIST", "SCHEMA_KEYWORDS_MAP", "merge", "json_equal",
@@ -151,5 +153,16 @@ def merge(a: dict, b: dict, note: Callable[[str], None]) -> dict:
 
 
 def canonical_dumps(value: Any) -> str:
-    """Compact JSON text (non-ASCII kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON text (non-ASCII kept, floats in plain decimal notation, never with an exponent)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(canonical_dumps(str(k)) + ":" + canonical_dumps(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_dumps(v) for v in value) + "]"
+    if isinstance(value, float) and math.isfinite(value):
+        text = repr(value)
+        if "e" in text or "E" in text:
+            text = format(Decimal(text), "f")
+            if "." not in text:
+                text += ".0"
+        return text
+    return json.dumps(value, ensure_ascii=False)

@@ -404,7 +404,7 @@ FORMATS: dict[str, tuple[str, bool]] = {
     "time": (_TIME_BODY, False),
     "date-time": (_DATE_BODY + "[Tt]" + _TIME_BODY, True),
     "uuid": (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", False),
-    "email": (r"[a-zA-Z0-9!#$%&'*+=?^_`{|}~-]+(?:\.[a-zA-Z0-9!#$%&'*+=?^_`{|}~-]+)*@" + _HOST, False),
+    "email": (r"[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-zA-Z0-9!#$%&'*+/=?^_`{|}~-]+)*@" + _HOST, False),
     "ipv4": (_IPV4, False),
     "ipv6": (_ipv6(), True),
     "hostname": (_HOST, True),
