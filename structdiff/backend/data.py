@@ -20,14 +20,15 @@ import csv
 import hashlib
 import json
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from .data_sudoku import make_puzzle
 
-__all__ = ["Example", "example_stream", "holdout_strings", "sudoku_prompt", "sudoku_target", "FAMILY_WEIGHTS",
-           "schema_hash"]
+__all__ = ["FAMILY_WEIGHTS", "Example", "example_stream", "holdout_strings", "record_example", "schema_hash",
+           "shared_schema_hashes", "sudoku_example", "sudoku_prompt", "sudoku_target"]
 
 FAMILY_WEIGHTS = {"record": 0.62, "config": 0.13, "sudoku4": 0.12, "sudoku9": 0.13}
 
@@ -176,6 +177,11 @@ def _f_temp(r):
     return v, r.choice([f"{v} degrees", f"{v}C", f"temperature {v}"])
 
 
+def _f_rating(r):
+    v = round(r.uniform(1, 10), 1)
+    return v, f"rated {v}"
+
+
 def _f_tags(r):
     v = r.sample(TAGS, r.randint(1, 3))
     return v, r.choice(["tags " + ", ".join(v), "tagged " + " and ".join(v), "labels: " + ", ".join(v)])
@@ -212,8 +218,7 @@ KINDS: dict[str, list[Field]] = {
             ("string", _f_choice(COLOR, "{v}"), ("color",)),
             ("boolean", _f_bool("vaccinated", "not vaccinated"), ("vaccinated",))],
     "movie": [("string", _f_title, ("title", "movie")), ("integer", _f_int(1950, 2025, "from {v}"), ("year",)),
-              ("string", _f_full, ("director",)), ("number", lambda r: (lambda v: (v, f"rated {v}"))(
-                  round(r.uniform(1, 10), 1)), ("rating", "score")),
+              ("string", _f_full, ("director",)), ("number", _f_rating, ("rating", "score")),
               ("integer", _f_int(60, 200, "{v} minutes"), ("runtime", "minutes"))],
     "employee": [("string", _f_full, ("name", "employee")), ("integer", _f_int(1, 9999, "employee #{v}"),
                  ("id", "employee_id", "employeeId")), ("string", _f_job, ("title", "position")),

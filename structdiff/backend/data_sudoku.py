@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-__all__ = ["make_puzzle", "count_solutions"]
+__all__ = ["count_solutions", "make_puzzle"]
 
 
 def _box(n: int) -> int:
@@ -58,7 +58,7 @@ def count_solutions(cells: list[int], n: int, limit: int = 2) -> int:
         for t, idx in enumerate(todo):  # most constrained cell first
             i, j = divmod(idx, n)
             mask = full & ~(rows[i] | cols[j] | boxes[(i // b) * b + j // b])
-            c = bin(mask).count("1")
+            c = mask.bit_count()
             if c < best_n:
                 best, best_mask, best_n = t, mask, c
                 if c <= 1:

@@ -212,7 +212,14 @@ def build_tiny_model(*, seed: int = 0, canvas_length: int = 64, vocab_size: int 
     return DiffusionModel(model, tok, name=f"tiny-random(seed={seed}, canvas={canvas_length})")
 
 
-def _load_pretrained(name_or_path: str, device: torch.device, dtype: torch.dtype | None) -> DiffusionModel:
+SHIPPED_FIX = ("the shipped model's files are missing or corrupt: reinstall structdiff "
+               "(pip install --force-reinstall --no-deps structdiff), or retrain them with "
+               "python -m structdiff.backend.train (see structdiff/backend/weights/TRAINING.md)")
+
+
+def _load_pretrained(name_or_path: str, device: torch.device, dtype: torch.dtype | None, *,
+                     fix: str = "download or reinstall them") -> DiffusionModel:
+    from safetensors import SafetensorError
     from transformers import AutoConfig, AutoTokenizer, DiffusionGemmaForBlockDiffusion
 
     is_local = os.path.isdir(name_or_path)
@@ -232,12 +239,23 @@ def _load_pretrained(name_or_path: str, device: torch.device, dtype: torch.dtype
             f"{name_or_path!r} is a {getattr(config, 'model_type', '?')!r} checkpoint, not a DiffusionGemma one; "
             "structdiff needs a DiffusionGemmaForBlockDiffusion model")
     try:
-        model = DiffusionGemmaForBlockDiffusion.from_pretrained(name_or_path, dtype=dtype).to(device).eval()
+        model, info = DiffusionGemmaForBlockDiffusion.from_pretrained(name_or_path, dtype=dtype,
+                                                                      output_loading_info=True)
+        model = model.to(device).eval()
     except torch.OutOfMemoryError as exc:  # pragma: no cover - needs a real device
         raise BackendError(f"out of memory loading {name_or_path!r} on {device}", cause=exc) from exc
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise BackendError(f"cannot load weights from {name_or_path!r}: {exc}. If the files are corrupt, "
-                           "download or reinstall them", cause=exc) from exc
+                           f"{fix}", cause=exc) from exc
+    if info.get("missing_keys"):  # transformers would silently leave them random
+        raise BackendError(f"weights in {name_or_path!r} lack {len(info['missing_keys'])} tensors "
+                           f"(e.g. {sorted(info['missing_keys'])[0]}): {fix}")
+    own_tokenizer = os.path.join(name_or_path, "tokenizer.json")
+    if is_local and os.path.isfile(own_tokenizer) and not os.path.isfile(
+            os.path.join(name_or_path, "tokenizer_config.json")):
+        tok = Tokenizer.from_file(own_tokenizer)  # a bare tokenizers file, as the shipped model has
+        _set_special_ids(model, tok)
+        return DiffusionModel(model, tok, name=name_or_path)
     try:
         hf_tok = AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError) as exc:
@@ -276,7 +294,12 @@ def load_model(name_or_path: str | None = None, *, device: str | torch.device = 
         from . import default_model_path
 
         path = default_model_path()
-        name_or_path = str(path) if path is not None else "tiny-random"
+        if path is not None:
+            dm = _load_pretrained(str(path), dev, dt, fix=SHIPPED_FIX)
+            dm.name = "structdiff-small (shipped)"
+            return dm
+        log.warning("no shipped model installed; using the tiny random model (%s)", SHIPPED_FIX)
+        name_or_path = "tiny-random"
     if name_or_path == "tiny-random":
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise InputError(f"seed must be an int, got {type(seed).__name__}")

@@ -14,6 +14,7 @@ switches it per example), as the sampler does from its second pass on.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -21,16 +22,26 @@ import random
 import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from .data import Example, example_stream, holdout_strings
+from .data import Example, example_stream, holdout_strings, schema_hash
 from .tokenizer import SPECIAL_TOKENS, Tokenizer, tiny_corpus
 
-__all__ = ["build_tokenizer", "model_config", "make_batch", "denoising_loss", "train"]
+__all__ = [
+    "build_tokenizer",
+    "data_manifest",
+    "denoising_loss",
+    "example_hashes",
+    "hash_strings",
+    "make_batch",
+    "model_config",
+    "train",
+]
 
 log = logging.getLogger("structdiff.train")
 
@@ -42,7 +53,8 @@ def build_tokenizer(corpus: Sequence[str], vocab_size: int = 4096) -> Tokenizer:
 
     Ids 0-5 are ``<pad> <eos> <bos> <mask> <start_of_turn> <end_of_turn>`` as in Gemma.
     """
-    from tokenizers import Tokenizer as _Tok, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer as _Tok
+    from tokenizers import decoders, models, pre_tokenizers, trainers
 
     tok = _Tok(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence([
@@ -93,15 +105,15 @@ def _forward(model: Any, ids: torch.Tensor, mask: torch.Tensor, noisy: torch.Ten
     """Encoder prefill (with grad) + a no-grad self-conditioning pass + the graded pass -> logits [B, L, V]."""
     from transformers.cache_utils import DynamicCache
 
-    batch, width = ids.shape
+    width = ids.shape[1]
     length = noisy.shape[1]
     cache = DynamicCache(config=model.config.get_text_config(decoder=True))
     enc_pos = torch.arange(width).unsqueeze(0)
     model.model.encoder(input_ids=ids, attention_mask=mask, past_key_values=cache, position_ids=enc_pos)
     dec_pos = torch.arange(width, width + length).unsqueeze(0)
     dec_mask = F.pad(mask, (0, length), value=True)  # [B, P + L]
-    kw = dict(decoder_input_ids=noisy, past_key_values=cache, decoder_attention_mask=dec_mask,
-              decoder_position_ids=dec_pos)
+    kw = {"decoder_input_ids": noisy, "past_key_values": cache, "decoder_attention_mask": dec_mask,
+          "decoder_position_ids": dec_pos}
     sc_logits = None
     if bool(sc_mask.any()):
         with torch.no_grad():
@@ -145,6 +157,33 @@ def denoising_loss(model: Any, ids: torch.Tensor, mask: torch.Tensor, clean: tor
     tail = is_pad & (is_pad.cumsum(dim=1) > 1)  # every pad but the first
     weight = torch.where(tail, PAD_TAIL_WEIGHT, 1.0)  # [B, L]
     return (nll * weight).sum() / weight.sum()
+
+
+def data_manifest(seed: int, n_train: int, n_tokenizer: int, exclude: frozenset[str]) -> list[str]:
+    """Sorted hashes of every puzzle, solution and schema a run with these settings trained on.
+
+    The training stream (``seed``) and the tokenizer corpus (``seed + 1``) are replayed; the
+    result is what ``weights/training_data.sha256`` holds, for the hold-out test.
+    """
+    out: set[str] = set()
+    for s, n in ((seed, n_train), (seed + 1, n_tokenizer)):
+        stream = example_stream(s, exclude=exclude)
+        for _ in range(n):
+            out.update(example_hashes(next(stream)))
+    return sorted(out)
+
+
+def example_hashes(ex: Example) -> list[str]:
+    """Short hashes of an example's puzzle, solution and schema (what the hold-out check compares)."""
+    items = [x for x in (ex.puzzle, ex.solution) if x]
+    if ex.schema is not None:
+        items.append(schema_hash(ex.schema))
+    return hash_strings(items)
+
+
+def hash_strings(items: Sequence[str]) -> list[str]:
+    """Short hashes of puzzle/solution strings and ``schema_hash`` values (as in ``holdout_strings``)."""
+    return [hashlib.sha256(x.encode()).hexdigest()[:20] for x in items]
 
 
 def _save(model: Any, tok: Tokenizer, out: Path, meta: dict, dtype: torch.dtype) -> None:
@@ -198,7 +237,8 @@ def train(args: argparse.Namespace) -> dict:
     model.train()
     start, ema, step = time.time(), None, 0
     meta: dict = {}
-    for step in range(1, args.steps + 1):
+    last = min(args.steps, args.stop_at or args.steps)
+    for step in range(1, last + 1):
         batch = [next(stream) for _ in range(args.batch)]
         ids, mask, clean = make_batch(tok, batch, cfg.canvas_length, rng)
         loss = denoising_loss(model, ids, mask, clean, pad_id=tok.pad_id, generator=gen)
@@ -215,13 +255,15 @@ def train(args: argparse.Namespace) -> dict:
         meta = {"steps": step, "seed": args.seed, "batch": args.batch, "final_loss_ema": round(ema, 4),
                 "seconds": round(elapsed, 1), "params": n_params, "vocab_size": tok.vocab_size,
                 "argv": sys.argv[1:]}
-        if step % args.save_every == 0 or step == args.steps or elapsed > args.max_minutes * 60:
+        if step % args.save_every == 0 or step == last or elapsed > args.max_minutes * 60:
             model.eval()
             _save(model, tok, out, meta, save_dtype)
             model.train()
             if elapsed > args.max_minutes * 60:
                 log.info("time budget reached at step %d", step)
                 break
+    hashes = data_manifest(args.seed, meta["steps"] * args.batch, args.tokenizer_examples, exclude)
+    (out / "training_data.sha256").write_text("\n".join(hashes) + "\n")
     return meta
 
 
@@ -229,6 +271,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", default="structdiff/backend/weights")
     p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--stop-at", type=int, default=None,
+                   help="end after this step (the schedule still spans --steps): replays a time-cut run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
