@@ -34,7 +34,7 @@ def ordered_sequence(entries: list[tuple[str, bool]], sep: str) -> Optional[str]
     if first_req is not None:
         head = "".join(R.group(rx + sep) + "?" for rx, _ in entries[:first_req])
         return head + entries[first_req][0] + tail(first_req + 1)
-    return R.alt([entries[i][0] + tail(i + 1) for i in range(len(entries))] + [""]) or ""
+    return R.alt([_nonempty(entries, sep), ""]) or ""
 
 
 def _key_regex(tr, s: dict, scope, stack: tuple, ptr: str) -> Optional[str]:
@@ -149,9 +149,17 @@ def object_regex(tr, s: dict, scope: Any, stack: tuple, ptr: str) -> Optional[st
     return r"\{" + w + body + w + r"\}"
 
 
+FIRST_ALTERNATIVES = 4
+
+
 def _nonempty(entries: list[tuple[str, bool]], sep: str) -> str:
-    """All-optional entries, at least one present."""
+    """All-optional entries, at least one present.
+
+    One alternative per possible first entry makes the pattern (and the unminimised DFA) grow
+    quadratically; past ``FIRST_ALTERNATIVES`` entries, the first present entry must be one of the
+    first few. Outputs stay valid; only instances that skip all of them are out of the language.
+    """
     alts = []
-    for i in range(len(entries)):
+    for i in range(min(len(entries), FIRST_ALTERNATIVES)):
         alts.append(entries[i][0] + "".join(R.group(sep + rx) + "?" for rx, _ in entries[i + 1:]))
     return R.alt(alts) or ""

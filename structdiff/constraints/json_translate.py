@@ -62,7 +62,7 @@ class Translator:
     def _grow(self, piece: Optional[str], where: str) -> Optional[str]:
         if piece is not None:
             self._size += len(piece)
-            if self._size > self.max_chars * 4 or len(piece) > self.max_chars:
+            if self._size > self.max_chars * 25 or len(piece) > self.max_chars:
                 raise SchemaError(f"the schema is too large to compile into an automaton (pattern over "
                                   f"{self.max_chars} characters near {where or '/'}): lower max_depth/any_depth, "
                                   f"bound fewer optional properties, or split the schema", pointer=where or "/")
