@@ -78,7 +78,7 @@ def plain_line(tokenizer: Any, record: PassRecord, row: int = 0, max_passes: int
     L = record.canvas.shape[-1]
     h = float(record.entropy[row].float().mean())
     of = f"/{max_passes}" if max_passes else ""
-    where = f"{'run ' + str(run) + ' ' if run else ''}block {record.block} pass {record.pass_index + 1}{of}"
+    where = f"{'run ' + str(run) + ' ' if run > 0 else ''}block {record.block} pass {record.pass_index + 1}{of}"
     parts = [f"accepted {acc}/{L}", f"re-noised {ren}", f"mean entropy {h:.3f}", f"{record.seconds * 1000:.1f} ms"]
     parts += [f"{k} {v}" for k, v in extra_summary(record.extra, row)]
     best = _best_text(tokenizer, record.best[row].tolist(), limit=60)
@@ -172,7 +172,7 @@ class LiveCanvasView(_View):
             style = "bold green" if a else ("dim red" if n else "grey50")
             text.append(token_label(self.tokenizer, tid), style=style)
             text.append("▏", style="grey23")
-        title = (f"{'run ' + str(self.run) + ' · ' if self.run else ''}block {record.block + 1}/{self.n_blocks}"
+        title = (f"{'run ' + str(self.run) + ' · ' if self.run > 0 else ''}block {record.block + 1}/{self.n_blocks}"
                  f" · pass {record.pass_index + 1}/{self.max_passes}")
         legend = Text.assemble(("accepted", "bold green"), " · ", ("re-noised", "dim red"), " · ",
                                ("frozen (row done)", "grey50"))
