@@ -245,3 +245,16 @@ def test_info_json(capsys):
     assert info["torch"].startswith("2.") and info["structdiff"] and "parameters" in info
     rc, out, _ = run(capsys, "info", "--model", "tiny-random")
     assert re.search(r"^canvas_length\s+64$", out, re.M)
+
+
+@pytest.mark.tier1
+def test_grammar_file_and_bad_grammar(capsys, tmp_path):
+    g = tmp_path / "ab.lark"
+    g.write_text('start: "ab"+\n')
+    rc, out, err = run(capsys, "grammar", str(g), "abab", *TINY, "--max-tokens", "16", "--max-passes", "4")
+    assert rc == 0, err
+    assert re.fullmatch(r"(ab)+\n", out)
+    bad = tmp_path / "bad.lark"
+    bad.write_text("start: (\n")
+    rc, out, err = run(capsys, "grammar", str(bad), "x", *TINY, "-q")
+    assert rc == 2 and "invalid Lark grammar (line 1" in one_line_error(err)
