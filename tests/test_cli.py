@@ -258,3 +258,23 @@ def test_grammar_file_and_bad_grammar(capsys, tmp_path):
     bad.write_text("start: (\n")
     rc, out, err = run(capsys, "grammar", str(bad), "x", *TINY, "-q")
     assert rc == 2 and "invalid Lark grammar (line 1" in one_line_error(err)
+
+
+@pytest.mark.tier1
+def test_batch_prompts_file(capsys, tmp_path):
+    f = tmp_path / "prompts.txt"
+    f.write_text("first\n\nsecond\nthird\n")
+    common = ["regex", "[0-9]{3}", *TINY, "--max-tokens", "8", "--max-passes", "3"]
+    rc, out, err = run(capsys, *common[:2], "--prompts", str(f), *common[2:])
+    assert rc == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 3 and all(re.fullmatch(r"[0-9]{3}", ln) for ln in lines)
+    assert "3/3 prompts done" in err and "[3] " in err and "seed 2" in err
+    # line i is the single-prompt run with seed SEED+i
+    rc, single, _ = run(capsys, "regex", "[0-9]{3}", "third", "--model", "tiny-random", "--seed", "2",
+                        "--max-tokens", "8", "--max-passes", "3", "-q")
+    assert single.strip() == lines[2]
+    rc, out, err = run(capsys, *common[:2], "also a prompt", "--prompts", str(f), *common[2:])
+    assert rc == 2 and "either a PROMPT or --prompts FILE" in one_line_error(err)
+    rc, out, err = run(capsys, *common, "-q")
+    assert rc == 2 and "give a PROMPT" in one_line_error(err)

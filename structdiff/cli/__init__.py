@@ -40,6 +40,12 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
+def _prompt_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompt", metavar="PROMPT", nargs="?", help="what to ask (or --prompts FILE)")
+    p.add_argument("--prompts", metavar="FILE", default=None, help="batch: one prompt per line ('-' for stdin); "
+                   "one output line each (--raw: the text as a JSON string), seeds SEED, SEED+1, ...")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``structdiff``."""
     from .. import __version__
@@ -57,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("json", parents=[common], help="a JSON value valid under a JSON Schema or pydantic model",
                        description="Print a JSON value (one line) valid under SCHEMA.")
     p.add_argument("schema", metavar="SCHEMA", help="a JSON Schema file, inline JSON, or a pydantic module:Class")
-    p.add_argument("prompt", metavar="PROMPT")
+    _prompt_arguments(p)
     p.add_argument("--whitespace", choices=["compact", "flexible"], default="compact",
                    help="JSON whitespace the model may write (default compact)")
     p.set_defaults(func=c.cmd_json)
@@ -66,14 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print text that parses with a Lark grammar.")
     p.add_argument("grammar", metavar="NAME_OR_FILE", help="a shipped grammar name (see `structdiff info`) "
                    "or a .lark file")
-    p.add_argument("prompt", metavar="PROMPT")
+    _prompt_arguments(p)
     p.add_argument("--start", default="start", help="start rule (default start)")
     p.set_defaults(func=c.cmd_grammar)
 
     p = sub.add_parser("regex", parents=[common], help="text whose whole matches a regex",
                        description="Print text whose whole matches PATTERN (Rust regex syntax).")
     p.add_argument("pattern", metavar="PATTERN")
-    p.add_argument("prompt", metavar="PROMPT")
+    _prompt_arguments(p)
     p.set_defaults(func=c.cmd_regex)
 
     p = sub.add_parser("sudoku", parents=[common], help="solve a Sudoku (9x9 or 4x4)",

@@ -97,28 +97,61 @@ def _stats_line(stats: dict, seed: int) -> str:
     return " · ".join(parts + [f"seed {seed}"])
 
 
+def read_prompts(args) -> list[str]:
+    """``PROMPT`` or the lines of ``--prompts FILE`` (blank lines skipped)."""
+    if args.prompts is None:
+        if args.prompt is None:
+            raise InputError("give a PROMPT, or --prompts FILE with one prompt per line")
+        return [args.prompt]
+    if args.prompt is not None:
+        raise InputError("give either a PROMPT or --prompts FILE, not both")
+    if args.prompts == "-":
+        text = sys.stdin.read()
+    else:
+        from .inputs import read_text
+
+        text = read_text(Path(args.prompts), "the prompts file")
+    prompts = [line for line in text.splitlines() if line.strip()]
+    if not prompts:
+        raise InputError(f"no prompts in {args.prompts!r}: write one prompt per line")
+    return prompts
+
+
 def _run_constraint(args, constraint: Any, command: str, to_stdout) -> int:
-    """Compile ``constraint``, generate for ``args.prompt``, print ``to_stdout(result)``."""
+    """Compile ``constraint``, generate for each prompt, print ``to_stdout(result)`` (one line each)."""
     from ..api import Generator
     from ..sampler import SamplerConfig
+    from .watch import batch_progress
 
+    prompts = read_prompts(args)
     dm = load_cli_model(args)
     seed = _seed(args)
     max_passes = args.max_passes or SamplerConfig.max_passes
     n_blocks = math.ceil(args.max_tokens / dm.canvas_length)
     options = {"max_passes": max_passes} if args.max_passes else {}
-    header = {"command": command, "prompt": args.prompt, "seed": seed, "max_tokens": args.max_tokens}
+    header = {"command": command, "prompts": prompts, "seed": seed, "max_tokens": args.max_tokens}
     t = time.perf_counter()
     with observing(args, dm, max_passes=max_passes, n_blocks=n_blocks, header=header) as obs:
         gen = Generator(dm, constraint, max_tokens=args.max_tokens, max_repair_rounds=args.repair_rounds,
                         observers=obs.hooks, **options)
         if not args.quiet:
             note(f"constraint compiled in {time.perf_counter() - t:.2f} s")
-        result = gen(args.prompt, seed=seed)
-        obs.result = {"kind": "result", "text": result.text, "stats": result.stats}
-    print(result.text if args.raw else to_stdout(result), end="" if args.raw else "\n", flush=True)
+        results = []
+        batch = len(prompts) > 1
+        with batch_progress(len(prompts), enabled=batch and not args.watch and not args.quiet) as advance:
+            for i, prompt in enumerate(prompts):
+                result = gen(prompt, seed=seed + i)
+                results.append(result)
+                if batch:  # one line per prompt, as soon as it is done
+                    print(json.dumps(result.text, ensure_ascii=False) if args.raw else to_stdout(result), flush=True)
+                advance()
+        obs.result = {"kind": "result", "text": results[0].text if len(results) == 1 else [r.text for r in results],
+                      "stats": results[0].stats if len(results) == 1 else [r.stats for r in results]}
+    if not batch:  # after the live view's last frame
+        print(results[0].text if args.raw else to_stdout(results[0]), end="" if args.raw else "\n", flush=True)
     if not args.quiet:
-        note(_stats_line(result.stats, seed))
+        for i, r in enumerate(results):
+            note(("" if len(results) == 1 else f"[{i + 1}] ") + _stats_line(r.stats, seed + i))
     return 0
 
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 from ..sampler.hooks import CanvasHook, PassRecord
 
-__all__ = ["LiveCanvasView", "PlainCanvasView", "extra_summary", "make_view", "plain_line", "token_label"]
+__all__ = ["LiveCanvasView", "PlainCanvasView", "batch_progress", "extra_summary", "make_view", "plain_line",
+           "token_label"]
 
 _MAX_LABEL = 16
 _ESCAPES = {"\n": "↵", "\r": "␍", "\t": "⇥"}
@@ -153,7 +156,9 @@ class LiveCanvasView(_View):
         self.progress = Progress(TextColumn("[bold]passes"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                                  console=self.console)
         self.task = self.progress.add_task("passes", total=self.max_passes * self.n_blocks)
-        self.live = Live(console=self.console, auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
+        # results printed meanwhile go above the view on a terminal, straight to stdout when it is a pipe/file
+        self.live = Live(console=self.console, auto_refresh=False, redirect_stdout=_stdout_is_terminal(),
+                         redirect_stderr=False)
         self._last_draw = 0.0
         self._pending: PassRecord | None = None
         self.live.start()
@@ -212,6 +217,10 @@ class LiveCanvasView(_View):
             self.live.stop()
 
 
+def _stdout_is_terminal() -> bool:
+    return bool(getattr(sys.stdout, "isatty", lambda: False)())
+
+
 def make_view(tokenizer: Any, *, max_passes: int, n_blocks: int = 1, stream: IO[str] | None = None) -> _View:
     """The live view when ``stream`` (stderr) is a terminal and rich is installed, else the plain lines."""
     stream = stream or sys.stderr
@@ -225,3 +234,37 @@ def make_view(tokenizer: Any, *, max_passes: int, n_blocks: int = 1, stream: IO[
         else:
             return LiveCanvasView(tokenizer, max_passes=max_passes, n_blocks=n_blocks, console=Console(file=stream))
     return PlainCanvasView(tokenizer, max_passes=max_passes, n_blocks=n_blocks, stream=stream)
+
+
+@contextmanager
+def batch_progress(total: int, *, enabled: bool = True, stream: IO[str] | None = None,
+                   label: str = "prompts") -> Iterator[Callable[[], None]]:
+    """A progress bar over ``total`` items on stderr (rich on a terminal, a line per item otherwise).
+
+    Yields ``advance()``, to call once per finished item.
+    """
+    stream = stream or sys.stderr
+    if not enabled:
+        yield lambda: None
+        return
+    if bool(getattr(stream, "isatty", lambda: False)()):
+        try:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        except ImportError:
+            pass
+        else:
+            progress = Progress(TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=Console(file=stream), redirect_stdout=_stdout_is_terminal(),
+                                redirect_stderr=False)
+            task = progress.add_task(label, total=total)
+            with progress:
+                yield lambda: progress.advance(task)
+            return
+    done = [0]
+
+    def advance() -> None:
+        done[0] += 1
+        print(f"structdiff: {done[0]}/{total} {label} done", file=stream, flush=True)
+
+    yield advance
