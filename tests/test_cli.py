@@ -226,8 +226,13 @@ def test_unsatisfiable_budget_is_one_line(capsys):
 def test_sudoku_4x4(capsys, tmp_path):
     p = tmp_path / "p.txt"
     p.write_text(PUZZLE_4 + "\n")
-    rc, out, err = run(capsys, "sudoku", str(p), *TINY, "--max-passes", "4")
+    trace = tmp_path / "s.jsonl"
+    rc, out, err = run(capsys, "sudoku", str(p), *TINY, "--max-passes", "4", "--trace", str(trace))
     assert rc == 0, err
+    from structdiff.cli.trace import read_trace
+
+    header, passes, end = read_trace(trace)
+    assert header["command"] == "sudoku" and len(passes) == end["stats"]["passes"] >= 1
     grid = [[int(c) for c in row.split()] for row in out.splitlines()]
     assert len(grid) == 4 and all(sorted(r) == [1, 2, 3, 4] for r in grid)
     assert all(sorted(col) == [1, 2, 3, 4] for col in zip(*grid))

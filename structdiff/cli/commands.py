@@ -197,15 +197,16 @@ def cmd_sudoku(args) -> int:
     from ..sampler import SamplerConfig
     from .inputs import read_puzzle
 
-    puzzle = read_puzzle(args.puzzle)
-    from ..constraints.sudoku import validate_puzzle
+    from ..constraints.sudoku import sudoku_layout, validate_puzzle
 
-    validate_puzzle(puzzle, allow_multiple=args.allow_multiple)  # bad puzzles fail before the model loads
+    puzzle = read_puzzle(args.puzzle)
+    grid, _ = validate_puzzle(puzzle, allow_multiple=args.allow_multiple)  # bad puzzles fail before the model loads
     dm = load_cli_model(args)
     seed = _seed(args)
     max_passes = args.max_passes or SamplerConfig.max_passes
+    n_blocks = math.ceil((sudoku_layout(dm.tokenizer, len(grid)).length + 1) / dm.canvas_length)  # digits + EOS
     header = {"command": "sudoku", "puzzle": puzzle, "seed": seed}
-    with observing(args, dm, max_passes=max_passes, n_blocks=1, header=header) as obs:
+    with observing(args, dm, max_passes=max_passes, n_blocks=n_blocks, header=header) as obs:
         res = solve_sudoku(puzzle, dm, seed=seed, max_passes=max_passes, allow_multiple=args.allow_multiple,
                            observers=obs.hooks)
         stats = {"passes": res.passes, "cells_by_model": res.cells_by_model,
