@@ -30,7 +30,8 @@ schema = {
 }
 
 t = time.perf_counter()
-result = structdiff.generate_json(schema, "A customer record for Alice Martin, 34, on the pro plan:",
+prompt = "Make a JSON record from this text. Alice Martin, 34 years old, email alice.martin@example.com, pro plan"
+result = structdiff.generate_json(schema, prompt,
                                   max_tokens=96, seed=0, return_result=True)
 print(json.dumps(result.value, indent=2, ensure_ascii=False))
 

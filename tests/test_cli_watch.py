@@ -64,8 +64,19 @@ def test_plain_view_one_line_per_pass(tok):
     assert plain_line(tok, record(tok), 0, None).startswith("block 0 pass 1: ")
 
 
-def test_make_view_degrades_when_not_a_terminal(tok):
+class _FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_make_view_degrades_when_not_a_terminal(tok, monkeypatch):
     assert isinstance(make_view(tok, max_passes=4, stream=io.StringIO()), PlainCanvasView)
+    monkeypatch.setattr(sys, "stdout", io.StringIO())  # stderr a terminal, stdout piped: plain lines
+    assert isinstance(make_view(tok, max_passes=4, stream=_FakeTerminal()), PlainCanvasView)
+    monkeypatch.setattr(sys, "stdout", _FakeTerminal())
+    view = make_view(tok, max_passes=4, stream=_FakeTerminal())
+    assert isinstance(view, LiveCanvasView)
+    view.close()
 
 
 def test_live_view_renders_canvas_stats_and_progress(tok):

@@ -6,8 +6,8 @@ its time, the constraint's allowed-set sizes when its hook reports them in
 ``PassRecord.extra["allowed"]`` (``[B, L]`` ints), the current best canvas as text, and a
 progress bar over the passes of the run.
 
-The view draws on stderr (stdout carries the result). When stderr is not a terminal,
-or ``rich`` is not installed, it degrades to one plain line per pass.
+The view draws on stderr (stdout carries the result). When stdout or stderr is not a
+terminal, or ``rich`` is not installed, it degrades to one plain line per pass.
 """
 
 from __future__ import annotations
@@ -222,9 +222,12 @@ def _stdout_is_terminal() -> bool:
 
 
 def make_view(tokenizer: Any, *, max_passes: int, n_blocks: int = 1, stream: IO[str] | None = None) -> _View:
-    """The live view when ``stream`` (stderr) is a terminal and rich is installed, else the plain lines."""
+    """The live view when ``stream`` (stderr) and stdout are terminals and rich is installed, else plain lines.
+
+    A piped stdout means a script or a file is reading: then a redrawn view would only be noise in logs.
+    """
     stream = stream or sys.stderr
-    is_tty = bool(getattr(stream, "isatty", lambda: False)())
+    is_tty = bool(getattr(stream, "isatty", lambda: False)()) and _stdout_is_terminal()
     if is_tty:
         try:
             from rich.console import Console
