@@ -283,3 +283,11 @@ def test_batch_prompts_file(capsys, tmp_path):
     assert rc == 2 and "either a PROMPT or --prompts FILE" in one_line_error(err)
     rc, out, err = run(capsys, *common, "-q")
     assert rc == 2 and "give a PROMPT" in one_line_error(err)
+
+
+def test_model_and_schema_errors_are_one_line(capsys, tmp_path):
+    rc, out, err = run(capsys, "info", "--model", str(tmp_path / "no_model_here"))
+    assert rc == 1 and "does not exist" in one_line_error(err)
+    rc, out, err = run(capsys, "json", '{"properties": {"a": {"$ref": "http://example.com/s"}}}', "p",
+                       "--model", "tiny-random", "-q")
+    assert rc == 2 and "remote references are never fetched" in one_line_error(err)
