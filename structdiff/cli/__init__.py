@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="structdiff", description="Structured output, valid by construction, from diffusion language models.",
-        epilog="Examples: structdiff json person.json 'Alice, 31' · structdiff grammar sql 'users older than 30' "
+        epilog="Examples: structdiff json person.json 'Alice, 31' · structdiff grammar arithmetic 'two plus three' "
                "· structdiff regex '[0-9]{3}-[0-9]{4}' 'a phone number' · structdiff sudoku puzzle.txt --watch")
     parser.add_argument("--version", action="version", version=f"structdiff {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
