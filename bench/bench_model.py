@@ -1,6 +1,6 @@
 """Benchmark the shipped small model: JSON records and Sudoku, model alone vs constrained.
 
-    python bench/bench_model.py [--records 16] [--sudoku 10] [--threads 1] [--model PATH]
+    python bench/bench_model.py [--records 10] [--sudoku 6] [--threads 1] [--model PATH]
 
 Held-out record prompts come from the training generator under a seed the training run never
 used (and any prompt seen in training is dropped). Baseline in the same run: the built-in
@@ -115,13 +115,14 @@ def _constrained_json(dm, examples: list, seed: int) -> dict | str:
         acc_ok, acc_total = acc_ok + ok, acc_total + total
         st = res.stats
         outs.append({"seconds": secs, "tokens_per_pass": st.get("tokens_per_pass", 0.0),
-                     "passes": st.get("passes", 0)})
+                     "passes": st.get("passes", 0), "text": res.text})
     n = len(examples)
     return {"what": "shipped, constrained (generate_json)", "valid %": 100 * valid / n,
             "field acc %": 100 * acc_ok / max(1, acc_total),
             "tok/pass": statistics.mean(o["tokens_per_pass"] for o in outs),
             "passes/canvas": statistics.mean(o["passes"] for o in outs),
-            "ms/pass": float("nan"), "s/call": statistics.mean(o["seconds"] for o in outs)}
+            "ms/pass": float("nan"), "s/call": statistics.mean(o["seconds"] for o in outs),
+            "_samples": [o["text"] for o in outs]}
 
 
 def _sudoku(dm, path: Path, n: int, seed: int) -> dict:
@@ -173,8 +174,8 @@ def _table(rows: list[dict]) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=16)
-    ap.add_argument("--sudoku", type=int, default=10)
+    ap.add_argument("--records", type=int, default=10)
+    ap.add_argument("--sudoku", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--model", default=None, help="a checkpoint folder (default: the shipped model)")
@@ -192,18 +193,22 @@ def main() -> int:
     examples = _records(args.records, seed=10**6 + args.seed)
     prompts = [ex.prompt for ex in examples]
     _unconstrained(dm, prompts[:1], args.seed)  # warm-up
+    shipped_outs = _unconstrained(dm, prompts, args.seed)
     rows = [_json_rows("tiny-random baseline, model only", _unconstrained(base, prompts, args.seed), examples),
-            _json_rows("shipped, model only", _unconstrained(dm, prompts, args.seed), examples)]
+            _json_rows("shipped, model only", shipped_outs, examples)]
     constrained = _constrained_json(dm, examples, args.seed)
-    notes = []
+    notes, samples = [], []
     if isinstance(constrained, str):
         notes.append(constrained)
     else:
+        samples = constrained.pop("_samples")
         rows.append(constrained)
     print(f"\nJSON records ({len(examples)} held-out prompts)\n")
     print(_table(rows))
-    for ex, o in list(zip(examples, _unconstrained(dm, prompts[:3], args.seed)))[:3]:
+    for i, (ex, o) in enumerate(list(zip(examples, shipped_outs))[:3]):
         print(f"\n  prompt: {ex.prompt!r}\n  truth:  {ex.target}\n  model:  {o['text']!r}")
+        if samples:
+            print(f"  constrained: {samples[i]}")
 
     sud = []
     for name in ("mini4_sample.csv", "easy_sample.csv"):

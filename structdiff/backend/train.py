@@ -123,7 +123,8 @@ def _forward(model: Any, ids: torch.Tensor, mask: torch.Tensor, noisy: torch.Ten
 
 
 def denoising_loss(model: Any, ids: torch.Tensor, mask: torch.Tensor, clean: torch.Tensor, *, pad_id: int,
-                   generator: torch.Generator, self_conditioning: float = 0.5) -> torch.Tensor:
+                   generator: torch.Generator, self_conditioning: float = 0.5, t_power: float = 1.0
+                   ) -> torch.Tensor:
     """The uniform-state denoising loss of one batch (scalar).
 
     Parameters
@@ -140,10 +141,13 @@ def denoising_loss(model: Any, ids: torch.Tensor, mask: torch.Tensor, clean: tor
         Drives the corruption level, the noise tokens and the self-conditioning coin.
     self_conditioning : float
         Probability that a batch gets a self-conditioning pass.
+    t_power : float
+        Corruption level ``t = u ** t_power``, ``u ~ U(0, 1)``: below 1 favours heavily corrupted
+        canvases, like the all-noise canvas every block starts from.
     """
     batch, length = clean.shape
     vocab = model.config.text_config.vocab_size
-    t = torch.rand((batch, 1), generator=generator)  # [B, 1] corruption level
+    t = torch.rand((batch, 1), generator=generator) ** t_power  # [B, 1] corruption level
     corrupt = torch.rand((batch, length), generator=generator) < t  # [B, L]
     noise = torch.randint(0, vocab, (batch, length), generator=generator)
     noisy = torch.where(corrupt, noise, clean)
@@ -218,12 +222,23 @@ def train(args: argparse.Namespace) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     exclude = holdout_strings(args.holdout)
     log.info("holdout: %d strings/hashes from %s", len(exclude), args.holdout)
-    corpus_stream = example_stream(args.seed + 1, exclude=exclude)
-    corpus = [s for _ in range(args.tokenizer_examples) for ex in [next(corpus_stream)] for s in (ex.prompt, ex.target)]
-    corpus += tiny_corpus(args.seed)  # generic code/config/prose lines widen the merges beyond our templates
-    tok = build_tokenizer(corpus, args.vocab_size)
-    cfg = model_config(tok.vocab_size, hidden_size=args.hidden, num_layers=args.layers, num_experts=args.experts)
-    model = DiffusionGemmaForBlockDiffusion(cfg)
+    previous: list[str] = []
+    if args.init:  # a second stage: go on from a finished run (its tokenizer, weights and manifest)
+        init = Path(args.init)
+        tok = Tokenizer.from_file(str(init / "tokenizer.json"))
+        model = DiffusionGemmaForBlockDiffusion.from_pretrained(init, dtype=torch.float32)
+        cfg = model.config
+        previous = (init / "training_data.sha256").read_text().split()
+        n_tok_examples = 0
+    else:
+        corpus_stream = example_stream(args.seed + 1, exclude=exclude)
+        corpus = [s for _ in range(args.tokenizer_examples) for ex in [next(corpus_stream)]
+                  for s in (ex.prompt, ex.target)]
+        corpus += tiny_corpus(args.seed)  # generic code/config/prose lines widen the merges beyond our templates
+        tok = build_tokenizer(corpus, args.vocab_size)
+        cfg = model_config(tok.vocab_size, hidden_size=args.hidden, num_layers=args.layers, num_experts=args.experts)
+        model = DiffusionGemmaForBlockDiffusion(cfg)
+        n_tok_examples = args.tokenizer_examples
     _set_special_ids(model, tok)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("vocab %d, params %.2fM", tok.vocab_size, n_params / 1e6)
@@ -241,7 +256,7 @@ def train(args: argparse.Namespace) -> dict:
     for step in range(1, last + 1):
         batch = [next(stream) for _ in range(args.batch)]
         ids, mask, clean = make_batch(tok, batch, cfg.canvas_length, rng)
-        loss = denoising_loss(model, ids, mask, clean, pad_id=tok.pad_id, generator=gen)
+        loss = denoising_loss(model, ids, mask, clean, pad_id=tok.pad_id, generator=gen, t_power=args.t_power)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -252,7 +267,7 @@ def train(args: argparse.Namespace) -> dict:
         if step % args.log_every == 0 or step == 1:
             log.info("step %d loss %.4f ema %.4f lr %.2e canvas %d %.1fs", step, loss.item(), ema,
                      sched.get_last_lr()[0], clean.shape[1], elapsed)
-        meta = {"steps": step, "seed": args.seed, "batch": args.batch, "final_loss_ema": round(ema, 4),
+        meta = {"init": args.init, "steps": step, "seed": args.seed, "batch": args.batch, "final_loss_ema": round(ema, 4),
                 "seconds": round(elapsed, 1), "params": n_params, "vocab_size": tok.vocab_size,
                 "argv": sys.argv[1:]}
         if step % args.save_every == 0 or step == last or elapsed > args.max_minutes * 60:
@@ -262,8 +277,8 @@ def train(args: argparse.Namespace) -> dict:
             if elapsed > args.max_minutes * 60:
                 log.info("time budget reached at step %d", step)
                 break
-    hashes = data_manifest(args.seed, meta["steps"] * args.batch, args.tokenizer_examples, exclude)
-    (out / "training_data.sha256").write_text("\n".join(hashes) + "\n")
+    hashes = set(data_manifest(args.seed, meta["steps"] * args.batch, n_tok_examples, exclude)) | set(previous)
+    (out / "training_data.sha256").write_text("\n".join(sorted(hashes)) + "\n")
     return meta
 
 
@@ -274,6 +289,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--stop-at", type=int, default=None,
                    help="end after this step (the schedule still spans --steps): replays a time-cut run")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", default=None, help="go on from this finished run's folder (second stage)")
+    p.add_argument("--t-power", type=float, default=1.0, help="corruption t = u ** t_power")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--hidden", type=int, default=192)
