@@ -34,6 +34,8 @@ _CATEGORIES = {
     _c.CATEGORY_SPACE: (_SPACE, False), _c.CATEGORY_NOT_SPACE: (_SPACE, True),
 }
 MAX_REPEAT_COUNT = 256
+PLAIN_REPEAT_ABOVE = 8  # counted repeats above this use unescaped characters only (see json_regex.PLAIN_CHAR)
+_escapes = [True]
 
 
 class PatternUnsupported(Exception):
@@ -94,14 +96,15 @@ def _emit(seq) -> Optional[str]:
 
 
 def _emit_one(op, av) -> Optional[str]:
+    esc = _escapes[-1]
     if op is _c.LITERAL:
-        return char_set_regex([(av, av)])
+        return char_set_regex([(av, av)], esc)
     if op is _c.NOT_LITERAL:
-        return char_set_regex(_complement([(av, av)]))
+        return char_set_regex(_complement([(av, av)]), esc)
     if op is _c.ANY:
-        return char_set_regex(_complement([(0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029)]))
+        return char_set_regex(_complement([(0x0A, 0x0A), (0x0D, 0x0D), (0x2028, 0x2029)]), esc)
     if op is _c.IN:
-        return char_set_regex(_set_of(av))
+        return char_set_regex(_set_of(av), esc)
     if op is _c.BRANCH:
         return alt(_emit(s) for s in av[1])
     if op is _c.SUBPATTERN:
@@ -112,7 +115,12 @@ def _emit_one(op, av) -> Optional[str]:
         return None if inner is None else group(inner) if inner else ""
     if op in (_c.MAX_REPEAT, _c.MIN_REPEAT, getattr(_c, "POSSESSIVE_REPEAT", None)):
         lo, hi, sub = av
-        inner = _emit(sub)
+        counted = hi is not _c.MAXREPEAT and hi > 1
+        _escapes.append(_escapes[-1] and not (counted and max(lo, hi) > PLAIN_REPEAT_ABOVE))
+        try:
+            inner = _emit(sub)
+        finally:
+            _escapes.pop()
         if inner is None:
             return "" if lo == 0 else None
         if hi is _c.MAXREPEAT:
@@ -128,7 +136,7 @@ def _emit_one(op, av) -> Optional[str]:
             return inner if lo == 1 else g + "{%d}" % lo
         return g + ("?" if (lo, hi) == (0, 1) else "{%d,%d}" % (lo, hi))
     if op is _c.CATEGORY:
-        return char_set_regex(_set_of([(op, av)]))
+        return char_set_regex(_set_of([(op, av)]), esc)
     raise PatternUnsupported(f"regex construct {str(op).lower()}")
 
 

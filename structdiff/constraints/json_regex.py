@@ -14,7 +14,7 @@ import json
 from decimal import Decimal
 from typing import Iterable, Optional
 
-__all__ = ["escape", "alt", "group", "literal", "repeat", "STRING_CHAR", "STRING", "INTEGER", "NUMBER", "BOOLEAN",
+__all__ = ["escape", "alt", "group", "literal", "repeat", "STRING_CHAR", "PLAIN_CHAR", "STRING", "INTEGER", "NUMBER", "BOOLEAN",
            "NULL", "value_literal", "int_range", "signed_int_range", "decimal_range", "json_string_literal", "char_set_regex",
            "FORMATS"]
 
@@ -24,6 +24,9 @@ _META = set("\\.+*?()|[]{}^$#&-~")
 # escapes, or \u00XX for the other control characters (lower-case hex, as json.dumps writes).
 STRING_CHAR = r'(?:[^"\\\x00-\x1f]|\\["\\bfnrt]|\\u00[01][0-9a-f])'
 STRING = '"' + STRING_CHAR + '*"'
+# Under a counted repetition, outlines-core's index build is exponential in the count when the
+# repeated unit has the backslash-escape branch; bounded strings therefore use unescaped chars only.
+PLAIN_CHAR = r'[^"\\\x00-\x1f]'
 INTEGER = r"-?(?:0|[1-9][0-9]*)"
 NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
 BOOLEAN = "(?:true|false)"
@@ -328,8 +331,11 @@ def _cp(c: int) -> str:
 _SPECIAL = {0x22: r'\\"', 0x5C: r"\\\\", 0x08: r"\\b", 0x0C: r"\\f", 0x0A: r"\\n", 0x0D: r"\\r", 0x09: r"\\t"}
 
 
-def char_set_regex(intervals: list[tuple[int, int]]) -> Optional[str]:
-    """Regex for one JSON-string character (canonical form) whose decoded code point is in ``intervals``."""
+def char_set_regex(intervals: list[tuple[int, int]], escapes: bool = True) -> Optional[str]:
+    """Regex for one JSON-string character (canonical form) whose decoded code point is in ``intervals``.
+
+    ``escapes=False`` leaves out the characters JSON must escape (see ``PLAIN_CHAR``).
+    """
     plain: list[tuple[int, int]] = []
     escaped: list[str] = []
     for lo, hi in sorted(intervals):
@@ -356,6 +362,8 @@ def char_set_regex(intervals: list[tuple[int, int]]) -> Optional[str]:
     if sum(1 for e in escaped if e not in (r'\\"', r"\\\\")) == 32:
         escaped = [e for e in escaped if e in (r'\\"', r"\\\\")] + [r"\\[bfnrt]", r"\\u00[01][0-9a-f]"]
     options = []
+    if not escapes:
+        escaped = []
     if plain:
         body = "".join(_cp(a) if a == b else _cp(a) + "-" + _cp(b) for a, b in plain)
         options.append("[" + body + "]")

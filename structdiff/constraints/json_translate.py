@@ -310,7 +310,9 @@ class Translator:
         for k in ("minLength", "maxLength"):
             if k in s:
                 self._auto(k)
-        return R.repeat(R.STRING_CHAR, lo, hi)
+        if lo == 0 and hi is None:
+            return R.STRING_CHAR + "*"
+        return R.repeat(R.PLAIN_CHAR, lo, hi)
 
     # ------------------------------------------------------------------ containers
     def _t_array(self, s, scope, stack, ptr):
