@@ -108,9 +108,9 @@ def _forward(model: Any, ids: torch.Tensor, mask: torch.Tensor, noisy: torch.Ten
     width = ids.shape[1]
     length = noisy.shape[1]
     cache = DynamicCache(config=model.config.get_text_config(decoder=True))
-    enc_pos = torch.arange(width).unsqueeze(0)
+    enc_pos = torch.arange(width, device=ids.device).unsqueeze(0)
     model.model.encoder(input_ids=ids, attention_mask=mask, past_key_values=cache, position_ids=enc_pos)
-    dec_pos = torch.arange(width, width + length).unsqueeze(0)
+    dec_pos = torch.arange(width, width + length, device=ids.device).unsqueeze(0)
     dec_mask = F.pad(mask, (0, length), value=True)  # [B, P + L]
     kw = {"decoder_input_ids": noisy, "past_key_values": cache, "decoder_attention_mask": dec_mask,
           "decoder_position_ids": dec_pos}
@@ -147,14 +147,15 @@ def denoising_loss(model: Any, ids: torch.Tensor, mask: torch.Tensor, clean: tor
     """
     batch, length = clean.shape
     vocab = model.config.text_config.vocab_size
+    dev = clean.device  # noise is drawn on the CPU generator, so a run is the same on any device
     t = torch.rand((batch, 1), generator=generator) ** t_power  # [B, 1] corruption level
-    corrupt = torch.rand((batch, length), generator=generator) < t  # [B, L]
-    noise = torch.randint(0, vocab, (batch, length), generator=generator)
+    corrupt = (torch.rand((batch, length), generator=generator) < t).to(dev)  # [B, L]
+    noise = torch.randint(0, vocab, (batch, length), generator=generator).to(dev)
     noisy = torch.where(corrupt, noise, clean)
     # One coin per batch decides whether the extra no-grad pass runs (it costs a forward); when it
     # runs, 4 in 5 examples use it (per-example mask), the rest learn the first, unconditioned pass.
     use_sc = bool(torch.rand((), generator=generator) < self_conditioning)
-    sc_mask = (torch.rand((batch,), generator=generator) < 0.8) & use_sc  # [B]
+    sc_mask = ((torch.rand((batch,), generator=generator) < 0.8) & use_sc).to(dev)  # [B]
     logits = _forward(model, ids, mask, noisy, sc_mask)  # [B, L, V]
     nll = F.cross_entropy(logits.reshape(-1, vocab), clean.reshape(-1), reduction="none").view(batch, length)
     is_pad = clean == pad_id
@@ -240,6 +241,8 @@ def train(args: argparse.Namespace) -> dict:
         model = DiffusionGemmaForBlockDiffusion(cfg)
         n_tok_examples = args.tokenizer_examples
     _set_special_ids(model, tok)
+    device = torch.device(args.device)
+    model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("vocab %d, params %.2fM", tok.vocab_size, n_params / 1e6)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, betas=(0.9, 0.98))
@@ -255,7 +258,7 @@ def train(args: argparse.Namespace) -> dict:
     last = min(args.steps, args.stop_at or args.steps)
     for step in range(1, last + 1):
         batch = [next(stream) for _ in range(args.batch)]
-        ids, mask, clean = make_batch(tok, batch, cfg.canvas_length, rng)
+        ids, mask, clean = (x.to(device) for x in make_batch(tok, batch, cfg.canvas_length, rng))
         loss = denoising_loss(model, ids, mask, clean, pad_id=tok.pad_id, generator=gen, t_power=args.t_power)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -301,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--holdout", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"),
                    help="evaluation data kept out of training (../shared/data)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (a GPU trains the same recipe far longer)")
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--max-minutes", type=float, default=45.0)
