@@ -20,6 +20,15 @@ SCHEMA = {"type": "object", "properties": {"name": {"type": "string", "maxLength
 PUZZLE_4 = "0420010403100003"
 
 
+@pytest.fixture
+def cli_tiny(tiny_model, monkeypatch):
+    """``--model tiny-random`` in-process resolves to the session's tiny model (same config: canvas 64, seed 0)."""
+    from structdiff.cli import commands
+
+    monkeypatch.setitem(commands._MODELS, ("tiny-random", "cpu", None), tiny_model)
+    return tiny_model
+
+
 def run(capsys, *argv):
     """main(argv) -> (exit code, stdout, stderr)."""
     rc = main(list(argv))
@@ -160,7 +169,7 @@ def test_bench_runs_scripts_from_cwd(capsys, tmp_path, monkeypatch):
 # -- generation on the tiny model (tier 1, in-process) ---------------------------------------------
 
 @pytest.mark.tier1
-def test_regex_same_seed_same_output(capsys):
+def test_regex_same_seed_same_output(cli_tiny, capsys):
     argv = ["regex", "[0-9]{3}-[0-9]{4}", "a phone number", *TINY, "--max-tokens", "16", "--max-passes", "6"]
     rc, out, err = run(capsys, *argv)
     assert rc == 0 and re.fullmatch(r"[0-9]{3}-[0-9]{4}\n", out)
@@ -172,7 +181,7 @@ def test_regex_same_seed_same_output(capsys):
 
 
 @pytest.mark.tier1
-def test_json_schema_file_trace_and_watch_lines(capsys, tmp_path):
+def test_json_schema_file_trace_and_watch_lines(cli_tiny, capsys, tmp_path):
     import jsonschema
 
     f = tmp_path / "person.json"
@@ -198,7 +207,7 @@ def test_json_schema_file_trace_and_watch_lines(capsys, tmp_path):
 
 
 @pytest.mark.tier1
-def test_json_pydantic_class(capsys, tmp_path, monkeypatch):
+def test_json_pydantic_class(cli_tiny, capsys, tmp_path, monkeypatch):
     (tmp_path / "cli_shop_models.py").write_text(textwrap.dedent("""
         from typing import Literal
         from pydantic import BaseModel, Field
@@ -216,14 +225,14 @@ def test_json_pydantic_class(capsys, tmp_path, monkeypatch):
 
 
 @pytest.mark.tier1
-def test_unsatisfiable_budget_is_one_line(capsys):
+def test_unsatisfiable_budget_is_one_line(cli_tiny, capsys):
     rc, out, err = run(capsys, "regex", "[a-z]{100}", "letters", *TINY, "--max-tokens", "4", "-q")
     assert rc == 1 and out == ""
     assert "max_tokens=4" in one_line_error(err)
 
 
 @pytest.mark.tier1
-def test_sudoku_4x4(capsys, tmp_path):
+def test_sudoku_4x4(cli_tiny, capsys, tmp_path):
     p = tmp_path / "p.txt"
     p.write_text(PUZZLE_4 + "\n")
     trace = tmp_path / "s.jsonl"
@@ -242,7 +251,7 @@ def test_sudoku_4x4(capsys, tmp_path):
 
 
 @pytest.mark.tier1
-def test_info_json(capsys):
+def test_info_json(cli_tiny, capsys):
     rc, out, err = run(capsys, "info", "--model", "tiny-random", "--json")
     assert rc == 0, err
     info = json.loads(out)
@@ -253,7 +262,7 @@ def test_info_json(capsys):
 
 
 @pytest.mark.tier1
-def test_grammar_file_and_bad_grammar(capsys, tmp_path):
+def test_grammar_file_and_bad_grammar(cli_tiny, capsys, tmp_path):
     g = tmp_path / "ab.lark"
     g.write_text('start: "ab"+\n')
     rc, out, err = run(capsys, "grammar", str(g), "abab", *TINY, "--max-tokens", "16", "--max-passes", "4")
@@ -266,7 +275,7 @@ def test_grammar_file_and_bad_grammar(capsys, tmp_path):
 
 
 @pytest.mark.tier1
-def test_batch_prompts_file(capsys, tmp_path):
+def test_batch_prompts_file(cli_tiny, capsys, tmp_path):
     f = tmp_path / "prompts.txt"
     f.write_text("first\n\nsecond\nthird\n")
     common = ["regex", "[0-9]{3}", *TINY, "--max-tokens", "8", "--max-passes", "3"]

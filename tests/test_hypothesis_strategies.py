@@ -11,7 +11,7 @@ from structdiff.errors import InputError
 from structdiff.hypothesis import _NO_VALUE, _Draw, _split, from_grammar, from_pydantic, from_regex, from_schema
 
 FAST = {"max_passes": 4}
-SETTINGS = settings(max_examples=4, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=3, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def test_strategies_are_lazy_and_check_the_prompt():

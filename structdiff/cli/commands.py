@@ -28,12 +28,18 @@ def note(msg: str) -> None:
     print(f"structdiff: {msg}", file=sys.stderr, flush=True)
 
 
+_MODELS: dict[tuple, Any] = {}  # (model, device, dtype) -> DiffusionModel: main() called again reuses it
+
+
 def load_cli_model(args) -> Any:
-    """``--model/--device/--dtype`` -> a loaded ``DiffusionModel``."""
+    """``--model/--device/--dtype`` -> a loaded ``DiffusionModel`` (loaded once per process)."""
     from ..backend import load_model
 
     t = time.perf_counter()
-    dm = load_model(args.model, device=args.device, dtype=args.dtype)
+    key = (args.model, args.device, args.dtype)
+    if key not in _MODELS:
+        _MODELS[key] = load_model(args.model, device=args.device, dtype=args.dtype)
+    dm = _MODELS[key]
     if not args.quiet:
         note(f"model {dm.name} on {dm.device} (canvas {dm.canvas_length}, vocabulary {dm.vocab_size}) "
              f"loaded in {time.perf_counter() - t:.1f} s")
