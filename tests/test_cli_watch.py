@@ -99,6 +99,10 @@ def test_live_view_renders_canvas_stats_and_progress(tok):
     # accepted tokens bold green, re-noised dim red (truecolor escapes), redrawn in place (cursor up)
     assert "\x1b[1;32m" in out and "\x1b[2;31m" in out and "\x1b[1A" in out
     assert not view.live.is_started
+    # a run of pad/eos positions with the same state is drawn once, with its count
+    rec = record(tok, 0, 0, 3)
+    rec.canvas[0, 6:] = tok.pad_id
+    assert "⟨pad⟩×6" in view.render(rec).renderables[0].renderable.plain
 
 
 def test_trace_writer_round_trip(tok, tmp_path):

@@ -173,10 +173,18 @@ class LiveCanvasView(_View):
         r = self.row
         canvas, acc, ren = record.canvas[r].tolist(), record.accepted[r].tolist(), record.renoised[r].tolist()
         text = Text()
-        for tid, a, n in zip(canvas, acc, ren):
-            style = "bold green" if a else ("dim red" if n else "grey50")
-            text.append(token_label(self.tokenizer, tid), style=style)
+        specials = (self.tokenizer.pad_id, self.tokenizer.eos_id)
+        i = 0
+        while i < len(canvas):
+            tid, style = canvas[i], "bold green" if acc[i] else ("dim red" if ren[i] else "grey50")
+            j = i + 1
+            if tid in specials:  # a run of pad/eos (the tail of a short output) is one label
+                while j < len(canvas) and canvas[j] == tid and (acc[j], ren[j]) == (acc[i], ren[i]):
+                    j += 1
+            label = token_label(self.tokenizer, tid)
+            text.append(label if j - i < 3 else f"{label}×{j - i}", style=style)
             text.append("▏", style="grey23")
+            i = j if j - i >= 3 else i + 1
         title = (f"{'run ' + str(self.run) + ' · ' if self.run > 0 else ''}block {record.block + 1}/{self.n_blocks}"
                  f" · pass {record.pass_index + 1}/{self.max_passes}")
         legend = Text.assemble(("accepted", "bold green"), " · ", ("re-noised", "dim red"), " · ",
