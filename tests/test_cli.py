@@ -300,3 +300,12 @@ def test_model_and_schema_errors_are_one_line(capsys, tmp_path):
     rc, out, err = run(capsys, "json", '{"properties": {"a": {"$ref": "http://example.com/s"}}}', "p",
                        "--model", "tiny-random", "-q")
     assert rc == 2 and "remote references are never fetched" in one_line_error(err)
+
+
+def test_cli_import_and_help_stay_light():
+    import subprocess
+
+    code = ("import sys, structdiff.cli as c; p = c.build_parser(); p.parse_args(['regex', 'a', 'b']); "
+            "assert 'torch' not in sys.modules, 'the CLI imported torch before running a command'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
