@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Literal, Optional
+from typing import Literal
 
 import jsonschema
 import pytest
@@ -68,7 +68,7 @@ def test_semantic_violations_are_repaired(tiny_model):
 class Pet(BaseModel):
     kind: Literal["cat", "dog"]
     legs: int = Field(ge=0, le=8)
-    name: Optional[str] = Field(default=None, max_length=5)
+    name: str | None = Field(default=None, max_length=5)
 
     @field_validator("legs")
     @classmethod

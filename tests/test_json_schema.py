@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from typing import Literal, Optional
+from typing import Literal
 
 import jsonschema
 import pytest
@@ -153,7 +153,7 @@ class Color(enum.Enum):
 
 class Address(BaseModel):
     city: str = Field(max_length=12)
-    zip: Optional[str] = Field(default=None, pattern=r"^[0-9]{5}$")
+    zip: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
 
 
 class User(BaseModel):
@@ -164,7 +164,7 @@ class User(BaseModel):
     address: Address
     friends: list[str] = Field(max_length=3)
     scores: dict[str, float]
-    nick: Optional[str] = None
+    nick: str | None = None
 
     @field_validator("name")
     @classmethod

@@ -14,9 +14,10 @@ import hashlib
 import ipaddress
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["json_spans", "span_for", "JsonSchemaValidator", "PydanticValidator"]
+__all__ = ["JsonSchemaValidator", "PydanticValidator", "json_spans", "span_for"]
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUM = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -84,8 +85,7 @@ def json_spans(text: str) -> tuple[dict, list]:
                     n += 1
                     i = _WS.match(text, i).end()
                     if text[i:i + 1] == ",":
-                        continue_at = i + 1
-                        i = continue_at
+                        i += 1
                         continue
                     if text[i:i + 1] == "]":
                         i += 1
@@ -227,7 +227,6 @@ class JsonSchemaValidator:
     @staticmethod
     def _duplicate_items(items: list, spans: dict, path: tuple) -> list:
         from structdiff.constraints.base import Violation
-
         from structdiff.constraints.json_merge import json_equal
 
         out = []

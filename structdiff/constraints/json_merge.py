@@ -12,11 +12,18 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable, Optional
+from typing import Any
 
-__all__ = ["SCHEMA_KEYWORDS_SINGLE", "SCHEMA_KEYWORDS_LIST", "SCHEMA_KEYWORDS_MAP", "merge", "json_equal",
-           "ANNOTATIONS"]
+__all__ = [
+    "ANNOTATIONS",
+    "SCHEMA_KEYWORDS_LIST",
+    "SCHEMA_KEYWORDS_MAP",
+    "SCHEMA_KEYWORDS_SINGLE",
+    "json_equal",
+    "merge",
+]
 
 SCHEMA_KEYWORDS_SINGLE = ("additionalProperties", "additionalItems", "items", "contains", "propertyNames", "not",
                           "if", "then", "else", "unevaluatedProperties", "unevaluatedItems", "contentSchema")
@@ -46,7 +53,7 @@ def json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _types(s: dict) -> Optional[set]:
+def _types(s: dict) -> set | None:
     t = s.get("type")
     if t is None:
         return None

@@ -6,7 +6,8 @@ may be left out. Extra keys (``patternProperties``, ``additionalProperties``) fo
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import re
+from typing import Any
 
 from . import json_regex as R
 from .json_merge import _and_schema, _search
@@ -15,7 +16,7 @@ from .json_pattern import PatternUnsupported, pattern_to_string_body
 __all__ = ["object_regex", "ordered_sequence"]
 
 
-def ordered_sequence(entries: list[tuple[str, bool]], sep: str) -> Optional[str]:
+def ordered_sequence(entries: list[tuple[str, bool]], sep: str) -> str | None:
     """Comma-joined subsequence of ``entries`` (regex, required) keeping every required one, in order.
 
     Optional entries before the first required one carry their separator after them, so the
@@ -37,7 +38,7 @@ def ordered_sequence(entries: list[tuple[str, bool]], sep: str) -> Optional[str]
     return R.alt([_nonempty(entries, sep), ""]) or ""
 
 
-def _key_regex(tr, s: dict, scope, stack: tuple, ptr: str) -> Optional[str]:
+def _key_regex(tr, s: dict, scope, stack: tuple, ptr: str) -> str | None:
     """Regex of extra key literals allowed by ``propertyNames`` (a JSON string regex)."""
     names = s.get("propertyNames", True)
     if names is True or names == {}:
@@ -49,7 +50,7 @@ def _key_regex(tr, s: dict, scope, stack: tuple, ptr: str) -> Optional[str]:
     return rx
 
 
-def object_regex(tr, s: dict, scope: Any, stack: tuple, ptr: str) -> Optional[str]:
+def object_regex(tr, s: dict, scope: Any, stack: tuple, ptr: str) -> str | None:
     """Regex for objects valid under the flattened object schema ``s``."""
     w = tr.ws
     sep = w + "," + w
@@ -92,8 +93,8 @@ def object_regex(tr, s: dict, scope: Any, stack: tuple, ptr: str) -> Optional[st
         except PatternUnsupported:
             tr._val("patternProperties")
             body = R.STRING_CHAR + "*"
-        except Exception:
-            continue
+        except re.error:
+            continue  # the metaschema check already vetted it; Python-only syntax gaps fall to the validator
         value = tr.node(sub, scope, stack, f"{ptr}/patternProperties/{pat}")
         if body is not None and value is not None:
             extra_opts.append('"' + body + '"' + colon + value)

@@ -10,7 +10,6 @@ flags) raise ``PatternUnsupported``; the caller then keeps the pattern for the v
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 try:  # Python >= 3.11
     import re._constants as _c  # type: ignore[import-not-found]
@@ -84,7 +83,7 @@ def _set_of(items) -> list[tuple[int, int]]:
     return _complement(iv) if negate else _merge(iv)
 
 
-def _emit(seq) -> Optional[str]:
+def _emit(seq) -> str | None:
     """A parsed subpattern -> JSON-body regex (``None`` = empty language)."""
     out = []
     for op, av in seq:
@@ -95,7 +94,7 @@ def _emit(seq) -> Optional[str]:
     return "".join(out)
 
 
-def _emit_one(op, av) -> Optional[str]:
+def _emit_one(op, av) -> str | None:
     esc = _escapes[-1]
     if op is _c.LITERAL:
         return char_set_regex([(av, av)], esc)
@@ -148,7 +147,7 @@ _BEGIN = (_c.AT_BEGINNING, _c.AT_BEGINNING_STRING)
 _END = (_c.AT_END, _c.AT_END_STRING)
 
 
-def _branch(seq) -> Optional[str]:
+def _branch(seq) -> str | None:
     """One top-level alternative: strip its anchors, pad unanchored ends with any characters."""
     items = list(seq)
     anchored_start = bool(items) and _is_at(items[0], _BEGIN)
@@ -166,7 +165,7 @@ def _branch(seq) -> Optional[str]:
     return ("" if anchored_start else any_chars) + body + ("" if anchored_end else any_chars)
 
 
-def pattern_to_string_body(pattern: str) -> Optional[str]:
+def pattern_to_string_body(pattern: str) -> str | None:
     """ECMA-262 ``pattern`` (search semantics) -> regex of matching canonical JSON string bodies.
 
     Returns ``None`` when no string matches. Raises ``PatternUnsupported`` (no exact translation)

@@ -7,7 +7,8 @@ References resolve through a ``referencing`` registry that holds the schema itse
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import SchemaError
 
@@ -37,7 +38,7 @@ def _pointer(path) -> str:
 class RefContext:
     """The root schema with its validator class, registry and root resolver."""
 
-    def __init__(self, schema: Any, resources: Optional[Mapping[str, Any]] = None):
+    def __init__(self, schema: Any, resources: Mapping[str, Any] | None = None):
         import jsonschema
         import jsonschema_specifications
         import referencing.jsonschema as rj

@@ -11,12 +11,30 @@ ensure_ascii=False)``).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable, Optional
 
-__all__ = ["escape", "alt", "group", "literal", "repeat", "STRING_CHAR", "PLAIN_CHAR", "STRING", "INTEGER", "NUMBER", "BOOLEAN",
-           "NULL", "value_literal", "int_range", "signed_int_range", "decimal_range", "json_string_literal", "char_set_regex",
-           "FORMATS"]
+__all__ = [
+    "BOOLEAN",
+    "FORMATS",
+    "INTEGER",
+    "NULL",
+    "NUMBER",
+    "PLAIN_CHAR",
+    "STRING",
+    "STRING_CHAR",
+    "alt",
+    "char_set_regex",
+    "decimal_range",
+    "escape",
+    "group",
+    "int_range",
+    "json_string_literal",
+    "literal",
+    "repeat",
+    "signed_int_range",
+    "value_literal",
+]
 
 _META = set("\\.+*?()|[]{}^$#&-~")
 
@@ -84,7 +102,7 @@ def _class_closes_at_end(p: str) -> bool:
     return False
 
 
-def alt(options: Iterable[Optional[str]]) -> Optional[str]:
+def alt(options: Iterable[str | None]) -> str | None:
     """Alternation of the non-empty-language options (``None`` = empty language); ``None`` if none left."""
     seen: list[str] = []
     for o in options:
@@ -97,7 +115,7 @@ def alt(options: Iterable[Optional[str]]) -> Optional[str]:
     return "(?:" + "|".join(seen) + ")"
 
 
-def repeat(pattern: str, lo: int, hi: Optional[int]) -> str:
+def repeat(pattern: str, lo: int, hi: int | None) -> str:
     """``pattern`` repeated lo..hi times (``hi=None``: unbounded)."""
     if hi is not None and hi == 0:
         return ""
@@ -174,7 +192,7 @@ def _same_len(lo: str, hi: str) -> str:
     return alt(parts) or ""
 
 
-def int_range(lo: int, hi: Optional[int]) -> Optional[str]:
+def int_range(lo: int, hi: int | None) -> str | None:
     """Regex for the decimal text (no sign, no leading zeros) of integers in ``[lo, hi]``, lo >= 0."""
     if lo < 0:
         raise ValueError("int_range needs lo >= 0")
@@ -199,7 +217,7 @@ def int_range(lo: int, hi: Optional[int]) -> Optional[str]:
     return alt(parts)
 
 
-def signed_int_range(lo: Optional[int], hi: Optional[int]) -> Optional[str]:
+def signed_int_range(lo: int | None, hi: int | None) -> str | None:
     """Regex for canonical integer text in ``[lo, hi]`` (either bound may be ``None``)."""
     if lo is not None and hi is not None and lo > hi:
         return None
@@ -219,7 +237,6 @@ def signed_int_range(lo: Optional[int], hi: Optional[int]) -> Optional[str]:
 
 def _frac_digits(d: Decimal) -> tuple[int, str]:
     """Non-negative decimal -> (integer part, fraction digits without trailing zeros)."""
-    sign, digits, exp = d.normalize().as_tuple()
     text = format(d.normalize(), "f")
     if "." in text:
         ip, fp = text.split(".")
@@ -227,7 +244,7 @@ def _frac_digits(d: Decimal) -> tuple[int, str]:
     return int(text), ""
 
 
-def _frac(lo: str, lo_s: bool, hi: Optional[str], hi_s: bool) -> tuple[bool, Optional[str]]:
+def _frac(lo: str, lo_s: bool, hi: str | None, hi_s: bool) -> tuple[bool, str | None]:
     """Fraction digit strings f with 0.lo <=/< 0.f <=/< 0.hi (``hi=None``: below 1).
 
     Returns (whether the empty fraction is allowed, regex for the non-empty ones).
@@ -253,14 +270,14 @@ def _frac(lo: str, lo_s: bool, hi: Optional[str], hi_s: bool) -> tuple[bool, Opt
     return empty_ok, alt(parts)
 
 
-def _prefixed(digit: str, sub: tuple[bool, Optional[str]]) -> Optional[str]:
+def _prefixed(digit: str, sub: tuple[bool, str | None]) -> str | None:
     empty_ok, nonempty = sub
     if nonempty is None:
         return digit if empty_ok else None
     return digit + (group(nonempty) + "?" if empty_ok else nonempty)
 
 
-def _frac_part(sub: tuple[bool, Optional[str]]) -> Optional[str]:
+def _frac_part(sub: tuple[bool, str | None]) -> str | None:
     """(empty ok, digits regex) -> regex of the optional ``\\.digits`` part of a number."""
     empty_ok, nonempty = sub
     if nonempty is None:
@@ -268,7 +285,7 @@ def _frac_part(sub: tuple[bool, Optional[str]]) -> Optional[str]:
     return (r"(?:\." + nonempty + ")?") if empty_ok else r"\." + group(nonempty)
 
 
-def decimal_range(lo: Optional[Decimal], lo_strict: bool, hi: Optional[Decimal], hi_strict: bool) -> Optional[str]:
+def decimal_range(lo: Decimal | None, lo_strict: bool, hi: Decimal | None, hi_strict: bool) -> str | None:
     """Regex for plain decimal number text (no exponent) within the bounds.
 
     Text forms: ``-?(0|[1-9][0-9]*)(\\.[0-9]+)?``; negative zero is never produced.
@@ -293,7 +310,7 @@ def decimal_range(lo: Optional[Decimal], lo_strict: bool, hi: Optional[Decimal],
     return alt(parts)
 
 
-def _magnitude_range(lo: Decimal, lo_s: bool, hi: Optional[Decimal], hi_s: bool) -> Optional[str]:
+def _magnitude_range(lo: Decimal, lo_s: bool, hi: Decimal | None, hi_s: bool) -> str | None:
     """Unsigned decimal text with lo <=/< m <=/< hi (lo >= 0; hi None = unbounded)."""
     if hi is not None and (lo > hi or (lo == hi and (lo_s or hi_s))):
         return None
@@ -310,7 +327,7 @@ def _magnitude_range(lo: Decimal, lo_s: bool, hi: Optional[Decimal], hi_s: bool)
                 _with_int(str(b_int), _frac_part(_frac("", False, b_frac, hi_s)))])
 
 
-def _with_int(int_re: Optional[str], frac_re: Optional[str]) -> Optional[str]:
+def _with_int(int_re: str | None, frac_re: str | None) -> str | None:
     if int_re is None or frac_re is None:
         return None
     return group(int_re) + frac_re
@@ -331,7 +348,7 @@ def _cp(c: int) -> str:
 _SPECIAL = {0x22: r'\\"', 0x5C: r"\\\\", 0x08: r"\\b", 0x0C: r"\\f", 0x0A: r"\\n", 0x0D: r"\\r", 0x09: r"\\t"}
 
 
-def char_set_regex(intervals: list[tuple[int, int]], escapes: bool = True) -> Optional[str]:
+def char_set_regex(intervals: list[tuple[int, int]], escapes: bool = True) -> str | None:
     """Regex for one JSON-string character (canonical form) whose decoded code point is in ``intervals``.
 
     ``escapes=False`` leaves out the characters JSON must escape (see ``PLAIN_CHAR``).
@@ -387,7 +404,7 @@ def _ipv6() -> str:
         # full form
         forms.append(":".join([_H16] * total + list(end)))
         # compressed: k groups before '::', up to total-1-k after
-        for k in range(0, total + 1):
+        for k in range(total + 1):
             before = ":".join([_H16] * k) if k else ""
             max_after = total - k - 1
             if max_after < 0:

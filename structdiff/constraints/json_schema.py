@@ -12,7 +12,8 @@ offending character spans; ``report`` says which keywords went where.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import InputError, SchemaError, UnsatisfiableError
 from .base import RegexConstraint
@@ -20,7 +21,7 @@ from .json_merge import _schema_for_key, canonical_dumps, merge
 from .json_refs import RefContext
 from .json_translate import Translator
 
-__all__ = ["JsonSchemaConstraint", "from_json_schema", "from_pydantic", "WHITESPACE"]
+__all__ = ["WHITESPACE", "JsonSchemaConstraint", "from_json_schema", "from_pydantic"]
 
 WHITESPACE = {"compact": "", "flexible": r"[ \t\n\r]*"}
 
@@ -57,7 +58,7 @@ class JsonSchemaConstraint(RegexConstraint):
 
     def __init__(self, schema: Any, *, whitespace: str = "compact", extra_properties: bool = False,
                  max_depth: int = 3, any_depth: int = 2, max_repeat: int = 64, max_pattern_chars: int = 2_000_000,
-                 post_hoc: bool = False, resources: Optional[Mapping[str, Any]] = None, validators=(),
+                 post_hoc: bool = False, resources: Mapping[str, Any] | None = None, validators=(),
                  model: Any = None):
         from validators.json_schema import JsonSchemaValidator, PydanticValidator
 

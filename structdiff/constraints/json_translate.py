@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from ..errors import SchemaError
 from . import json_regex as R
@@ -19,7 +19,7 @@ from .json_merge import ANNOTATIONS, merge
 from .json_pattern import PatternUnsupported, pattern_to_string_body
 from .json_refs import RefContext
 
-__all__ = ["Translator", "AUTOMATON", "VALIDATOR", "UNSUPPORTED"]
+__all__ = ["AUTOMATON", "UNSUPPORTED", "VALIDATOR", "Translator"]
 
 AUTOMATON = frozenset({"type", "enum", "const", "properties", "required", "additionalProperties",
                        "patternProperties", "items", "prefixItems", "additionalItems", "minItems", "maxItems",
@@ -59,7 +59,7 @@ class Translator:
     def _val(self, kw: str) -> None:
         self.report["validator"].add(kw)
 
-    def _grow(self, piece: Optional[str], where: str) -> Optional[str]:
+    def _grow(self, piece: str | None, where: str) -> str | None:
         if piece is not None:
             self._size += len(piece)
             if self._size > self.max_chars * 25 or len(piece) > self.max_chars:
@@ -69,11 +69,11 @@ class Translator:
         return piece
 
     # ------------------------------------------------------------------ entry
-    def translate(self) -> Optional[str]:
+    def translate(self) -> str | None:
         """The whole schema -> pattern (``None``: empty language)."""
         return self.node(self.refs.root, self.refs.root_scope(), (), "")
 
-    def any_value(self, depth: Optional[int] = None) -> str:
+    def any_value(self, depth: int | None = None) -> str:
         """Any JSON value nested at most ``depth`` containers deep."""
         d = self.any_depth if depth is None else depth
         if d not in self._any_cache:
@@ -137,7 +137,7 @@ class Translator:
             schema = base
         return schema, scope, stack
 
-    def node(self, schema: Any, scope: Any, stack: tuple, ptr: str) -> Optional[str]:
+    def node(self, schema: Any, scope: Any, stack: tuple, ptr: str) -> str | None:
         """Regex for the JSON text of any instance of ``schema``."""
         schema, scope, stack = self.flatten(schema, scope, stack, ptr)
         if schema is True:
@@ -183,7 +183,7 @@ class Translator:
         ts = {t} if isinstance(t, str) else set(t)
         return [x for x in _ALL_TYPES if x in ts]
 
-    def _enum(self, schema: dict, scope: Any, types: list, ptr: str) -> Optional[str]:
+    def _enum(self, schema: dict, scope: Any, types: list, ptr: str) -> str | None:
         values = [schema["const"]] if "const" in schema else list(schema["enum"])
         self._auto("const" if "const" in schema else "enum")
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
@@ -227,7 +227,7 @@ class Translator:
             return self._multiple_int(m, ilo, ihi)
         return R.signed_int_range(ilo, ihi)
 
-    def _multiple_int(self, m, ilo, ihi) -> Optional[str]:
+    def _multiple_int(self, m, ilo, ihi) -> str | None:
         dm = Decimal(str(m))
         if ilo is not None and ihi is not None and ihi - ilo <= 256:
             self._auto("multipleOf")
@@ -265,7 +265,7 @@ class Translator:
     def _t_string(self, s, scope, stack, ptr):
         return None if (b := self.string_body(s, ptr)) is None else '"' + b + '"'
 
-    def string_body(self, s: dict, ptr: str) -> Optional[str]:
+    def string_body(self, s: dict, ptr: str) -> str | None:
         """Regex of the canonical body (between the quotes) of strings valid under ``s``."""
         lo = int(s.get("minLength", 0))
         hi = s.get("maxLength")
