@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.trace:
         record_demo_trace(path)
     try:
-        header, passes, end = read_trace(path)
+        header, passes, _ = read_trace(path)
     except InputError as e:
         print(f"plot_trace.py: {e}", file=sys.stderr)
         return 2

@@ -171,5 +171,5 @@ def test_watch_in_a_real_terminal(tmp_path):
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out)
     assert "block 1/1 · pass 4/4" in plain and "╭" in plain and "passes" in plain
     assert "\x1b[1;32m" in out  # accepted tokens in bold green
-    assert re.search(r"^[0-9]{3}-[0-9]{4}\r?$", plain, re.M)  # the result line
+    assert re.search(r"^[0-9]{3}-[0-9]{4}\r?$", plain, re.MULTILINE)  # the result line
     assert "Traceback" not in plain

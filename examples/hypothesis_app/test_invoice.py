@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 from hypothesis import HealthCheck, given, settings
-
 from invoice import Order, invoice_text, shipping_cents, subtotal_cents, total_cents
+
 from structdiff.hypothesis import from_pydantic
 
 torch.set_num_threads(1)

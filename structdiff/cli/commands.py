@@ -204,10 +204,9 @@ def cmd_regex(args) -> int:
 def cmd_sudoku(args) -> int:
     """``structdiff sudoku PUZZLE``: the model fills the grid, propagation and the exact solver guide it."""
     from ..api import solve_sudoku
+    from ..constraints.sudoku import sudoku_layout, validate_puzzle
     from ..sampler import SamplerConfig
     from .inputs import read_puzzle
-
-    from ..constraints.sudoku import sudoku_layout, validate_puzzle
 
     puzzle = read_puzzle(args.puzzle)
     grid, _ = validate_puzzle(puzzle, allow_multiple=args.allow_multiple)  # bad puzzles fail before the model loads
