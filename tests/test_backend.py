@@ -149,3 +149,12 @@ def test_prompts_use_the_chat_template_when_the_checkpoint_has_one():
     ids = Tokenizer.from_transformers(hf).encode_prompt("hi")
     text = hf.decode(ids)
     assert text.startswith("<bos><start_of_turn>user\nhi<end_of_turn>") and text.endswith("model\n")
+
+
+def test_loading_a_checkpoint_prints_nothing(tmp_path):
+    dm = load_model("tiny-random", canvas_length=32, seed=6)
+    dm.model.save_pretrained(tmp_path)
+    dm.tokenizer.save(tmp_path / "tokenizer.json")
+    code = f"import structdiff; structdiff.load_model({str(tmp_path)!r})"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout == "" and res.stderr == ""

@@ -238,6 +238,10 @@ def _load_pretrained(name_or_path: str, device: torch.device, dtype: torch.dtype
         raise BackendError(
             f"{name_or_path!r} is a {getattr(config, 'model_type', '?')!r} checkpoint, not a DiffusionGemma one; "
             "structdiff needs a DiffusionGemmaForBlockDiffusion model")
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # the library stays silent: no "Loading weights" bar on stderr
     try:
         model, info = DiffusionGemmaForBlockDiffusion.from_pretrained(name_or_path, dtype=dtype,
                                                                       output_loading_info=True)
@@ -247,6 +251,9 @@ def _load_pretrained(name_or_path: str, device: torch.device, dtype: torch.dtype
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         raise BackendError(f"cannot load weights from {name_or_path!r}: {exc}. If the files are corrupt, "
                            f"{fix}", cause=exc) from exc
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     if info.get("missing_keys"):  # transformers would silently leave them random
         raise BackendError(f"weights in {name_or_path!r} lack {len(info['missing_keys'])} tensors "
                            f"(e.g. {sorted(info['missing_keys'])[0]}): {fix}")
