@@ -309,3 +309,19 @@ def test_cli_import_and_help_stay_light():
             "assert 'torch' not in sys.modules, 'the CLI imported torch before running a command'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_read_prompts_from_stdin_and_file(monkeypatch, tmp_path):
+    import argparse
+    import io
+
+    from structdiff.cli.commands import read_prompts
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a\n\n  \nb\n"))
+    assert read_prompts(argparse.Namespace(prompt=None, prompts="-")) == ["a", "b"]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    with pytest.raises(InputError, match="no prompts in"):
+        read_prompts(argparse.Namespace(prompt=None, prompts=str(empty)))
+    with pytest.raises(InputError, match="cannot read the prompts file"):
+        read_prompts(argparse.Namespace(prompt=None, prompts=str(tmp_path / "missing.txt")))
