@@ -38,10 +38,6 @@ def load_cli_model(args) -> Any:
     t = time.perf_counter()
     key = (args.model, args.device, args.dtype)
     if key not in _MODELS:
-        if not getattr(args, "debug", False):  # transformers' weight-loading bar is noise next to our notes
-            from transformers.utils import logging as hf_logging
-
-            hf_logging.disable_progress_bar()
         _MODELS[key] = load_model(args.model, device=args.device, dtype=args.dtype)
     dm = _MODELS[key]
     if not args.quiet:
