@@ -21,7 +21,7 @@ from .tokens import lift_to_classes, vocab_bytes
 __all__ = ["TokenAutomaton", "compile_regex", "cache_dir"]
 
 log = logging.getLogger(__name__)
-_FORMAT = "structdiff-automaton-v1"
+_FORMAT = "structdiff-automaton-v2"  # v2: minimal byte DFAs
 _MEMO: dict[str, "TokenAutomaton"] = {}
 _ARRAYS = ("token_class", "members", "class_start", "e_src", "e_cls", "e_dst", "accept", "dist")
 
@@ -135,7 +135,7 @@ def _distance_to_accept(n, src, dst, cls, accept, special) -> np.ndarray:
     return dist
 
 
-def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True) -> TokenAutomaton:
+def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True, builder: str = "outlines") -> TokenAutomaton:
     """Compile a full-match regex into a ``TokenAutomaton`` for ``tokenizer`` (memoised and disk-cached).
 
     Parameters
@@ -146,6 +146,9 @@ def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True) -> TokenAu
         Supplies ``token_bytes``, ``special_ids``, ``eos_id``, ``pad_id`` and ``fingerprint``.
     use_cache : bool
         Read/write ``cache_dir()/automata/<key>.npz``.
+    builder : {"outlines", "native"}
+        Byte-DFA builder (``bytedfa.build_byte_dfa``); both give the same minimal automaton,
+        so the cache key does not depend on it.
 
     Returns
     -------
@@ -173,7 +176,7 @@ def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True) -> TokenAu
             return auto
         except Exception as exc:  # noqa: BLE001 - a broken cache file is rebuilt
             log.warning("ignoring unreadable cache file %s: %s", path, exc)
-    dfa = build_byte_dfa(pattern)
+    dfa = build_byte_dfa(pattern, builder)
     token_class, class_maps = lift_to_classes(dfa, vocab_bytes(tokenizer))
     auto = _assemble(key, dfa, token_class, class_maps, tokenizer.pad_id, tokenizer.eos_id)
     if use_cache:

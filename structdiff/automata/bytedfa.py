@@ -1,9 +1,14 @@
 """Byte-level DFA of a regex, built by outlines-core over a 256-symbol vocabulary of single bytes.
 
 outlines-core determinises the regex (Rust ``regex-automata``); over single bytes that is
-fast. We only renumber its states densely, drop states from which acceptance is
-unreachable, and guard against catastrophic sizes (a state cap, and a memory/time-bounded
-child process for patterns whose shape can explode).
+fast. We renumber its states densely, drop states from which acceptance is unreachable,
+minimise (``minimize``), and guard against catastrophic sizes (a state cap, and a
+memory/time-bounded child process for patterns whose shape can explode).
+
+``builder="native"`` uses ``regex_dfa`` instead (plain subset construction, no
+leftmost-first priorities) for patterns in the portable dialect that translators such
+as ``constraints.lark_regex`` emit; outlines-core's prioritised states explode on
+grammar regexes whose alternatives stay alive side by side (see ``regex_dfa``).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SchemaError
+from .minimize import minimize_dfa
+from .regex_dfa import TooManyStates, Unsupported, regex_to_byte_dfa
 
 __all__ = ["ByteDFA", "build_byte_dfa", "MAX_DFA_STATES"]
 
@@ -169,13 +176,16 @@ def _too_big(pattern: str, n: int | None) -> SchemaError:
                        f"counts after an unbounded loop) or simplify the alternatives")
 
 
-def build_byte_dfa(pattern: str) -> ByteDFA:
-    """Compile ``pattern`` (full match, Rust regex syntax) into a trimmed byte DFA.
+def build_byte_dfa(pattern: str, builder: str = "outlines") -> ByteDFA:
+    """Compile ``pattern`` (full match, Rust regex syntax) into a trimmed, minimal byte DFA.
 
     Parameters
     ----------
     pattern : str
         The regex.
+    builder : {"outlines", "native"}
+        Who determinises: outlines-core (any Rust-regex syntax), or ``regex_dfa`` for the
+        portable dialect (falls back to outlines-core on a construct it does not read).
 
     Returns
     -------
@@ -193,6 +203,16 @@ def build_byte_dfa(pattern: str) -> ByteDFA:
     """
     if not isinstance(pattern, str):
         raise SchemaError(f"a regex must be a str, got {type(pattern).__name__}")
+    if builder not in ("outlines", "native"):
+        raise ValueError(f"builder must be 'outlines' or 'native', got {builder!r}")
+    if builder == "native":
+        try:
+            trans, accept = regex_to_byte_dfa(pattern, MAX_DFA_STATES)
+            return _trim(trans, accept, pattern)
+        except Unsupported as exc:
+            log.debug("native DFA builder cannot read %r (%s): using outlines-core", pattern[:40], exc)
+        except TooManyStates:
+            raise _too_big(pattern, None) from None
     # outlines-core drops multi-byte transitions out of final states, so no state of ours may be final there:
     # compile P + NUL and call a state accepting when NUL leads to a final state (NUL is never text).
     tr, init, finals = _raw_dfa(f"(?:{pattern})\\x00", pattern)
@@ -240,5 +260,6 @@ def _trim(trans: np.ndarray, accept: np.ndarray, pattern: str) -> ByteDFA:
     remap = np.full(q + 1, -1, dtype=np.int32)
     remap[keep] = np.arange(keep.size, dtype=np.int32)
     new = remap[trans[keep]]  # -1 maps through remap[-1] == -1
-    log.debug("byte DFA for %r: %d states", pattern[:40], keep.size)
-    return ByteDFA(np.ascontiguousarray(new, dtype=np.int32), accept[keep].copy())
+    trans, accept = minimize_dfa(np.ascontiguousarray(new, dtype=np.int32), accept[keep].copy())
+    log.debug("byte DFA for %r: %d trimmed states, %d minimal", pattern[:40], keep.size, trans.shape[0])
+    return ByteDFA(trans, accept)

@@ -132,6 +132,8 @@ class RegexConstraint(Constraint):
         Semantic checks run on every candidate output.
     """
 
+    dfa_builder = "outlines"  # subclasses whose patterns are in the portable dialect may say "native"
+
     def __init__(self, pattern: str, *, validators: Iterable[Validator] = ()):
         if not isinstance(pattern, str):
             raise SchemaError(f"a regex must be a str, got {type(pattern).__name__}")
@@ -171,7 +173,7 @@ class RegexConstraint(Constraint):
 
         if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
             raise InputError(f"max_tokens must be a positive int, got {max_tokens!r}")
-        auto = compile_regex(self._pattern, tokenizer)
+        auto = compile_regex(self._pattern, tokenizer, builder=self.dfa_builder)
         need = int(auto.dist[0])
         if need > max_tokens:
             what = "no token sequence of this tokenizer spells a match" if need > 10**12 else \

@@ -163,6 +163,8 @@ class LarkConstraint(RegexConstraint):
         The parser every output is checked with; ``parse`` returns its tree.
     """
 
+    dfa_builder = "native"  # lark_regex's portable dialect; see automata.regex_dfa for why
+
     def __init__(self, grammar: Any, start: str = "start", *, depth: int | None = None,
                  validators: Iterable[Validator] = ()):
         text, self.grammar_name, paths = _resolve(grammar)

@@ -1,0 +1,61 @@
+"""Minimise a trimmed byte DFA (Moore partition refinement, vectorised over states).
+
+Neither outlines-core nor ``regex_dfa`` minimises. For a bounded-depth grammar the
+pattern holds many copies of the same rule, so the raw DFA has many equivalent states
+(arithmetic at depth 3: 2,252 raw states, 26 minimal). The canvas DP costs
+``O(L x edges)`` per pass and the token lift ``O(Q x V)`` once, so merging pays twice.
+
+Each round is one ``np.unique`` over the rows ``(block, block of successor per byte
+class)``; the number of rounds is at most the longest distinguishing word, small for
+these automata.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["minimize_dfa"]
+
+
+def minimize_dfa(trans: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The minimal DFA equivalent to a trimmed one, with state 0 still the start.
+
+    Parameters
+    ----------
+    trans : np.ndarray
+        ``[Q, 256]`` int32 next state (``-1`` dead); state 0 is the start, every state live.
+    accept : np.ndarray
+        ``[Q]`` bool accepting states.
+
+    Returns
+    -------
+    (np.ndarray, np.ndarray)
+        ``[Q', 256]`` int32 transitions and ``[Q']`` bool accepting states, ``Q' <= Q``;
+        states are numbered in order of their first representative (state 0 stays 0).
+    """
+    q = trans.shape[0]
+    if q == 0:
+        return trans, accept
+    # bytes with identical columns behave alike everywhere: refine over one column per class
+    _, rep_cols = np.unique(trans.T, axis=0, return_index=True)
+    compact = trans[:, np.sort(rep_cols)]  # [Q, K]
+    dead = compact < 0  # [Q, K]
+    block = accept.astype(np.int64)  # [Q] block id per state
+    n_blocks = int(np.unique(block).size)
+    while True:
+        succ = np.where(dead, -1, block[np.maximum(compact, 0)])  # [Q, K] block of each successor
+        signature = np.concatenate([block[:, None], succ], axis=1)  # [Q, K + 1]
+        _, block = np.unique(signature, axis=0, return_inverse=True)
+        block = block.reshape(-1)
+        n_new = int(block.max()) + 1
+        if n_new == n_blocks:
+            break
+        n_blocks = n_new
+    # renumber blocks by their first state, so the start state's block is 0
+    _, first = np.unique(block, return_index=True)  # [B] first state of each block
+    rank = np.empty(n_blocks, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(n_blocks)
+    reps = np.sort(first)  # [Q'] one representative state per block
+    rows = trans[reps]  # [Q', 256]
+    new_trans = np.where(rows >= 0, rank[block[np.maximum(rows, 0)]], -1).astype(np.int32)
+    return np.ascontiguousarray(new_trans), accept[reps].copy()
