@@ -263,25 +263,29 @@ def regex_to_byte_dfa(pattern: str, max_states: int) -> tuple[np.ndarray, np.nda
         return sid
 
     state_id(closure([start]))
+    # bytes no NFA edge tells apart form one class: determinise over classes, not 256 bytes
+    cols, byte_class = np.unique(masks.T, axis=0, return_inverse=True)  # [C, N], [256]
+    byte_class = byte_class.reshape(-1)
+    class_masks = np.ascontiguousarray(cols.T)  # [N, C]
     rows: list[np.ndarray] = []
     memo: dict[tuple[int, ...], int] = {}
     i = 0
     while i < len(order):
         members = np.asarray(order[i][0], dtype=np.int64)
-        row = np.full(256, -1, dtype=np.int32)  # [256]
+        row_c = np.full(cols.shape[0], -1, dtype=np.int32)  # [C]
         if members.size:
-            m = masks[members]  # [k, 256]
-            cols, inverse = np.unique(m.T, axis=0, return_inverse=True)  # [u, k], [256]
-            inverse = inverse.reshape(-1)
-            for u in range(cols.shape[0]):
-                if not cols[u].any():
-                    continue
-                seeds = tuple(target[members[cols[u]]].tolist())
+            m = class_masks[members]  # [k, C]
+            packed = np.packbits(m, axis=0).T  # [C, ceil(k/8)] member subset per class
+            groups: dict[bytes, list[int]] = {}
+            for c in np.flatnonzero(m.any(axis=0)).tolist():
+                groups.setdefault(packed[c].tobytes(), []).append(c)
+            for cs in groups.values():
+                seeds = tuple(target[members[m[:, cs[0]]]].tolist())
                 sid = memo.get(seeds)
                 if sid is None:
                     sid = memo[seeds] = state_id(closure(seeds))
-                row[inverse == u] = sid
-        rows.append(row)
+                row_c[cs] = sid
+        rows.append(row_c[byte_class])  # [256]
         i += 1
     trans = np.stack(rows)  # [Q, 256]
     accept = np.array([fin for _, fin in order], dtype=bool)  # [Q]

@@ -42,7 +42,7 @@ __all__ = ["LarkConstraint", "LarkParseValidator", "from_lark", "MAX_AUTO_DEPTH"
 log = logging.getLogger(__name__)
 
 MAX_AUTO_DEPTH = 6            # auto depth never goes beyond this
-AUTO_PATTERN_CHARS = 8_000    # auto depth: largest depth whose pattern fits (raw DFA ~ a thousand states)
+AUTO_PATTERN_CHARS = 16_000   # auto depth: largest depth whose pattern fits (raw DFA ~ 10k states, ~2 s)
 MAX_PATTERN_CHARS = 400_000   # explicit depth: beyond this the automaton is refused
 _LINE_COL = re.compile(r"line (\d+),? col(?:umn)? (\d+)")
 
