@@ -81,13 +81,14 @@ def test_parity_left_padded_batch_of_mixed_lengths():
 
 
 def test_parity_eos_pads_the_rest_of_the_row():
-    # find a seed where EOS appears; the tokens after it must be pad, as in transformers
-    dm = load_model("tiny-random", canvas_length=64, seed=1)
+    # seed 23 makes one row emit EOS in its second canvas: the tokens after it must be pad,
+    # and its later canvases all pad, exactly as in transformers
+    dm = load_model("tiny-random", canvas_length=32, seed=1)
     ids = torch.tensor([[2, 5, 6, 7, 8, 9], [2, 2, 2, 2, 2, 9]])
-    ref = _reference(dm, ids, 3, max_new_tokens=192, max_denoising_steps=48)
-    ours = _ours(dm, ids, 3, max_tokens=192, max_passes=48)
+    ref = _reference(dm, ids, 23, max_new_tokens=96, max_denoising_steps=6)
+    ours = _ours(dm, ids, 23, max_tokens=96, max_passes=6)
     assert torch.equal(ours.tokens, ref)
-    row = ours.tokens[1].tolist()
-    assert 1 in row, "this seed is chosen so that row 1 emits EOS"
-    cut = row.index(1)
-    assert all(t == 0 for t in row[cut + 1:])
+    rows = [r for r in ours.tokens.tolist() if 1 in r]
+    assert rows, "this seed is chosen so that a row emits EOS"
+    cut = rows[0].index(1)
+    assert 32 <= cut < 64 and all(t == 0 for t in rows[0][cut + 1:])
