@@ -26,6 +26,7 @@ _LAZY = {
     "Constraint": "structdiff.constraints",
     "CompiledConstraint": "structdiff.constraints",
     "RegexConstraint": "structdiff.constraints",
+    "LarkConstraint": "structdiff.constraints",
     "Violation": "structdiff.constraints",
     "Validator": "structdiff.constraints",
     "Generator": "structdiff.api",
