@@ -81,6 +81,30 @@ def _group(regex: str) -> str:
     return "(?:" + regex + ")"
 
 
+def _strip_optional(regex: str) -> str | None:
+    """``X`` for a regex written ``(?:X)?`` (one group spanning it all), else None."""
+    if not (regex.startswith("(?:") and regex.endswith(")?")):
+        return None
+    depth, i, in_class = 0, 0, False
+    while i < len(regex):
+        ch = regex[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return regex[3:-2] if i == len(regex) - 2 else None
+        i += 1
+    return None
+
+
 def _alt(frags: list[Fragment]) -> Fragment | None:
     """Union; ``None`` stands for the empty language."""
     frags = [f for f in frags if f is not None]
@@ -273,6 +297,11 @@ class _Unroller:
                 nxt = items[i + 1]
                 sep = self._sep(body.ends_word and (body.starts_word or nxt.starts_word))
                 out.append(_group(body.regex + sep) + quant)
+            elif leading and frag.nullable and i + 1 < len(items) and _strip_optional(frag.regex) is not None:
+                # an optional head: its separator goes inside the option, or "" + next would need one too
+                nxt = items[i + 1]
+                sep = self._sep(frag.ends_word and nxt.starts_word)
+                out.append(_group(_strip_optional(frag.regex) + sep) + "?")
             elif leading:
                 out.append(frag.regex)
                 leading = False
