@@ -55,7 +55,7 @@ def test_validator_forces_a_repair_round(tiny_model):
 
 def test_sql_schema_validator_repairs_or_names_the_columns(tiny_model):
     schema = SqlSchema({"users": ["id", "name", "age"]})
-    gen = Generator(tiny_model, Constraint.from_lark("sql", validators=[schema]), max_repair_rounds=2, **OPTS)
+    gen = Generator(tiny_model, Constraint.from_lark("sql", validators=[schema]), max_repair_rounds=1, **OPTS)
     parser = Lark(grammars.load("sql"))
     try:
         res = gen("Names of users older than 30:", seed=0)
