@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +19,11 @@ PATTERNS = [r"1|1\+2", r"(?:ab|a)(?:bc)*", r"'[\x01-\x09\x0b-\x26\x28-\U0010ffff
 ALPHABET = st.sampled_from(list("12+abcxy _'\né\u4e2d\U0001f600\n"))
 
 
+@lru_cache(maxsize=None)
+def _native(pattern: str):
+    return build_byte_dfa(pattern, "native")
+
+
 def _accepts(dfa, text: str) -> bool:
     return dfa.matches(text.encode("utf-8"))
 
@@ -30,16 +36,15 @@ def test_native_keeps_continuations_after_a_match():
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(PATTERNS), st.text(ALPHABET, max_size=8))
 def test_native_dfa_agrees_with_python_re(pattern, text):
-    dfa = build_byte_dfa(pattern, "native")
-    assert _accepts(dfa, text) == bool(re.fullmatch(pattern, text))
+    assert _accepts(_native(pattern), text) == bool(re.fullmatch(pattern, text))
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_native_dfa_accepts_what_the_regex_generates(data):
     pattern = data.draw(st.sampled_from(PATTERNS))
     text = data.draw(st.from_regex(pattern, fullmatch=True).filter(lambda s: "\x00" not in s))
-    assert _accepts(build_byte_dfa(pattern, "native"), text)
+    assert _accepts(_native(pattern), text)
 
 
 def test_native_matches_outlines_on_a_grammar_regex():
