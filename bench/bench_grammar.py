@@ -21,14 +21,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import grammars  # noqa: E402
-from bench_hook import VOCAB, timed, unconstrained_step  # noqa: E402
-from structdiff.automata import automaton as automaton_mod  # noqa: E402
-from structdiff.automata.regex_dfa import regex_to_byte_dfa  # noqa: E402
-from structdiff.backend.tokenizer import Tokenizer  # noqa: E402
-from structdiff.constraints import Constraint  # noqa: E402
-from structdiff.constraints.hook import RegexHook  # noqa: E402
-from structdiff.sampler.hooks import PassView  # noqa: E402
+from bench_hook import VOCAB, timed, unconstrained_step
+
+import grammars
+from structdiff.automata import automaton as automaton_mod
+from structdiff.automata.regex_dfa import regex_to_byte_dfa
+from structdiff.backend.tokenizer import Tokenizer
+from structdiff.constraints import Constraint
+from structdiff.constraints.hook import RegexHook
+from structdiff.sampler.hooks import PassView
 
 L = 256
 
@@ -65,7 +66,7 @@ def main() -> None:
                         torch.zeros(1, dtype=torch.long), L, [[]])
         hook.begin_block(view)
 
-        def one_pass():
+        def one_pass(hook=hook, view=view):
             out = hook.process_logits(view, logits)
             s, b = hook.propose(view, out, None, g)
             hook.renoise(view, s, torch.ones(1, L, dtype=torch.bool), g)

@@ -27,7 +27,8 @@ schema = {"employees": ["id", "name", "department", "salary", "hired"]}
 question = "Which employees in the sales department earn more than 50000? Show name and salary."
 
 names = sorted({*schema, *(c for cols in schema.values() for c in cols)})
-grammar = re.sub(r"^NAME: .*$", "NAME: " + " | ".join(f'"{n}"' for n in names), grammars.load("sql"), flags=re.M)
+name_terminal = "NAME: " + " | ".join(f'"{n}"' for n in names)
+grammar = re.sub(r"^NAME: .*$", name_terminal, grammars.load("sql"), flags=re.MULTILINE)
 constraint = Constraint.from_lark(grammar, validators=[SqlSchema(schema)])
 
 prompt = (f"Table employees({', '.join(schema['employees'])}).\nQuestion: {question}\n"

@@ -14,7 +14,7 @@ from validators.sql import SqlSchema
 
 pytestmark = pytest.mark.tier1
 
-OPTS = dict(max_tokens=64, max_passes=8)
+OPTS = {"max_tokens": 64, "max_passes": 8}
 
 
 @pytest.mark.parametrize("name", grammars.names())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +19,7 @@ PATTERNS = [r"1|1\+2", r"(?:ab|a)(?:bc)*", r"'[\x01-\x09\x0b-\x26\x28-\U0010ffff
 ALPHABET = st.sampled_from(list("12+abcxy _'\né\u4e2d\U0001f600\n"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _native(pattern: str):
     return build_byte_dfa(pattern, "native")
 

@@ -18,11 +18,11 @@ import numpy as np
 from .bytedfa import build_byte_dfa
 from .tokens import lift_to_classes, vocab_bytes
 
-__all__ = ["TokenAutomaton", "compile_regex", "cache_dir"]
+__all__ = ["TokenAutomaton", "cache_dir", "compile_regex"]
 
 log = logging.getLogger(__name__)
 _FORMAT = "structdiff-automaton-v2"  # v2: minimal byte DFAs
-_MEMO: dict[str, "TokenAutomaton"] = {}
+_MEMO: dict[str, TokenAutomaton] = {}
 _ARRAYS = ("token_class", "members", "class_start", "e_src", "e_cls", "e_dst", "accept", "dist")
 
 

@@ -24,7 +24,7 @@ from ..errors import SchemaError
 from .minimize import minimize_dfa
 from .regex_dfa import TooManyStates, Unsupported, regex_to_byte_dfa
 
-__all__ = ["ByteDFA", "build_byte_dfa", "MAX_DFA_STATES"]
+__all__ = ["MAX_DFA_STATES", "ByteDFA", "build_byte_dfa"]
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ repeats. Anything else raises ``Unsupported`` and the caller falls back to outli
 from __future__ import annotations
 
 import re
-import re._constants as sre_c  # noqa: PLC2701 - the stdlib parser reads the portable dialect
-import re._parser as sre_p  # noqa: PLC2701
+import re._constants as sre_c
+import re._parser as sre_p
 
 import numpy as np
 
-__all__ = ["Unsupported", "TooManyStates", "regex_to_byte_dfa"]
+__all__ = ["TooManyStates", "Unsupported", "regex_to_byte_dfa"]
 
 _MAX_CP = 0x10FFFF
 _SURROGATES = (0xD800, 0xDFFF)

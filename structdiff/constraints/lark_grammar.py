@@ -40,14 +40,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..errors import GenerationError, GrammarError, InputError
 from .base import RegexConstraint, Validator, Violation
 from .lark_unroll import GrammarRules, PatternTooLarge, unroll
 
-__all__ = ["LarkConstraint", "LarkParseValidator", "from_lark", "MAX_AUTO_DEPTH", "AUTO_PATTERN_CHARS"]
+__all__ = ["AUTO_PATTERN_CHARS", "MAX_AUTO_DEPTH", "LarkConstraint", "LarkParseValidator", "from_lark"]
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _resolve(grammar: Any) -> tuple[str, str, list[str]]:
 
 
 def _rule_names(text: str) -> list[str]:
-    return sorted(set(re.findall(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*(?:\.\d+)?\s*:", text, flags=re.M)))
+    return sorted(set(re.findall(r"^\s*[?!]?([a-z_][a-z0-9_]*)\s*(?:\.\d+)?\s*:", text, flags=re.MULTILINE)))
 
 
 def _grammar_error(exc: Exception, text: str, start: str) -> GrammarError:
@@ -94,7 +95,7 @@ def _grammar_error(exc: Exception, text: str, start: str) -> GrammarError:
         return GrammarError(f"unknown start rule {start!r}; the grammar defines: {', '.join(_rule_names(text))}")
     m = re.search(r"\(in rule (\w+)\)", msg)
     if m and (line is None or line < 1):
-        found = re.search(rf"^\s*[?!]?{m.group(1)}\s*:", text, flags=re.M)
+        found = re.search(rf"^\s*[?!]?{m.group(1)}\s*:", text, flags=re.MULTILINE)
         if found:
             line, column = text.count("\n", 0, found.start()) + 1, 1
     head = msg.splitlines()[0] if msg else type(exc).__name__

@@ -48,7 +48,7 @@ class Fragment:
     nullable: bool     # the language contains ""
     starts_word: bool  # some sentence may start with [0-9A-Za-z_]
     ends_word: bool    # some sentence may end with one
-    loop: "Fragment | None" = None  # set: this is ``loop`` repeated (>= 1 times, >= 0 when nullable)
+    loop: Fragment | None = None  # set: this is ``loop`` repeated (>= 1 times, >= 0 when nullable)
 
 
 EMPTY = Fragment("", True, False, False)
@@ -63,7 +63,7 @@ class GrammarRules:
     ignore: tuple[str, ...]                                      # names of %ignore terminals
 
     @classmethod
-    def from_lark(cls, parser) -> "GrammarRules":
+    def from_lark(cls, parser) -> GrammarRules:
         """Read rules, terminals and ``%ignore`` from a built ``lark.Lark`` object."""
         from .lark_regex import terminal_regex
 
