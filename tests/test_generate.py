@@ -67,3 +67,24 @@ def test_bad_input(tiny_model):
         generate("x", tiny_model, regex="a", choices=["a"])
     with pytest.raises(InputError):
         choice([], "x", tiny_model)
+
+
+def test_hook_reports_allowed_set_sizes_to_observers(tiny_model):
+    from structdiff.sampler import CanvasHook
+
+    class Seen(CanvasHook):
+        def __init__(self):
+            self.allowed = []
+
+        def observe(self, record):
+            self.allowed.append(record.extra.get("allowed"))
+
+    seen = Seen()
+    gen = Generator(tiny_model, Constraint.from_choices(["yes", "no"]), max_tokens=8, max_passes=3,
+                    observers=[seen])
+    assert gen("ok?", seed=0).text in ("yes", "no")
+    first = seen.allowed[0][0]  # pass 0, row 0: one count per canvas position
+    assert len(first) == tiny_model.canvas_length
+    vocab = tiny_model.vocab_size
+    assert 1 <= first[0] < vocab  # the first position admits only the starts of "yes" / "no"
+    assert all(n <= 2 for n in first[8:])  # past the budget only EOS/pad remain

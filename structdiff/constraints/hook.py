@@ -200,6 +200,17 @@ class RegexHook(CanvasHook):
             noise[b] = torch.from_numpy(auto.members[auto.class_start[c] + k])
         return noise
 
+    def observe(self, record) -> None:
+        """Report, per row, how many tokens the constraint allowed at each position this pass."""
+        allowed = []
+        for b, row in enumerate(self._pass):
+            if row is None:
+                allowed.append([])
+                continue
+            sizes = np.diff(self.autos[b].class_start)  # [C]
+            allowed.append(np.where(np.isfinite(row.post), sizes[None, :], 0).sum(axis=1).tolist())  # [L]
+        record.extra["allowed"] = allowed
+
     def finish_block(self, view, best):
         out = best.clone()
         for b in range(best.shape[0]):
