@@ -24,9 +24,12 @@ import re._parser as sre_p
 
 import numpy as np
 
+from .charsets import MAX_CP as _MAX_CP
+from .charsets import complement_ranges as _complement
+from .charsets import normalise_ranges as _normalise
+
 __all__ = ["TooManyStates", "Unsupported", "regex_to_byte_dfa"]
 
-_MAX_CP = 0x10FFFF
 _SURROGATES = (0xD800, 0xDFFF)
 _MAX_COUNT = 1000
 _DIGIT = [(0x30, 0x39)]
@@ -40,27 +43,6 @@ class Unsupported(Exception):
 
 class TooManyStates(Exception):
     """Determinisation passed the state cap (``args[0]``: the cap)."""
-
-
-def _normalise(ranges):
-    out = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
-def _complement(ranges):
-    out, cur = [], 0
-    for lo, hi in _normalise(ranges):
-        if lo > cur:
-            out.append((cur, lo - 1))
-        cur = max(cur, hi + 1)
-    if cur <= _MAX_CP:
-        out.append((cur, _MAX_CP))
-    return out
 
 
 def _utf8_sequences(lo: int, hi: int) -> list[list[tuple[int, int]]]:

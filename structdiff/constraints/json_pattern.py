@@ -18,11 +18,12 @@ except ImportError:  # pragma: no cover
     import sre_constants as _c  # type: ignore[no-redef]
     import sre_parse as _p  # type: ignore[no-redef]
 
+from ..automata.charsets import complement_ranges as _complement
+from ..automata.charsets import normalise_ranges as _merge
 from .json_regex import STRING_CHAR, alt, char_set_regex, group
 
 __all__ = ["PatternUnsupported", "pattern_to_string_body"]
 
-MAX_CP = 0x10FFFF
 _DIGIT = [(0x30, 0x39)]
 _WORD = [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)]
 _SPACE = [(0x09, 0x0D), (0x20, 0x20), (0xA0, 0xA0), (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029),
@@ -39,27 +40,6 @@ _escapes = [True]
 
 class PatternUnsupported(Exception):
     """The pattern has no exact translation (the validator enforces it instead)."""
-
-
-def _merge(iv: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(iv):
-        if out and a <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
-
-
-def _complement(iv: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out, start = [], 0
-    for a, b in _merge(iv):
-        if a > start:
-            out.append((start, a - 1))
-        start = b + 1
-    if start <= MAX_CP:
-        out.append((start, MAX_CP))
-    return out
 
 
 def _set_of(items) -> list[tuple[int, int]]:

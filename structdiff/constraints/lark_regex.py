@@ -27,11 +27,13 @@ import re
 import re._constants as sre_c  # noqa: PLC2701 - the stdlib regex parser is the reference for Lark's dialect
 import re._parser as sre_p  # noqa: PLC2701
 
+from ..automata.charsets import MAX_CP as _MAX_CP
+from ..automata.charsets import complement_ranges as _complement
+from ..automata.charsets import normalise_ranges as _normalise
 from ..errors import GrammarError
 
 __all__ = ["terminal_regex", "python_regex_to_portable", "word_edges"]
 
-_MAX_CP = 0x10FFFF
 # Lark's common.ESCAPED_STRING: '"' then the shortest run ending at an unescaped quote.
 _ESCAPED_STRING_LARK = r'".*?(?<!\\)(\\\\)*?"'
 _ESCAPED_STRING_REGULAR = r'"(?:[^"\\\n]|\\[^\n])*"'
@@ -49,33 +51,6 @@ _ANY = [(0x01, _MAX_CP)]
 _META = set(".^$*+?()[]{}|\\")
 # nodes whose emitted text is one atom (a quantifier may follow it directly)
 _ATOMS = (sre_c.LITERAL, sre_c.NOT_LITERAL, sre_c.ANY, sre_c.IN, sre_c.CATEGORY, sre_c.SUBPATTERN, sre_c.BRANCH)
-
-
-def _normalise(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, merged, non-overlapping inclusive ranges."""
-    out: list[tuple[int, int]] = []
-    for lo, hi in sorted(ranges):
-        if out and lo <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(out[-1][1], hi))
-        else:
-            out.append((lo, hi))
-    return out
-
-
-def _complement(ranges: list[tuple[int, int]], universe: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """``universe`` minus ``ranges`` (both normalised)."""
-    out = []
-    for ulo, uhi in universe:
-        cur = ulo
-        for lo, hi in ranges:
-            if hi < cur or lo > uhi:
-                continue
-            if lo > cur:
-                out.append((cur, lo - 1))
-            cur = max(cur, hi + 1)
-        if cur <= uhi:
-            out.append((cur, uhi))
-    return out
 
 
 def _with_case(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
