@@ -21,15 +21,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_hook import VOCAB, timed, unconstrained_step
+from bench_hook import VOCAB, checked_hook_pass, timed, unconstrained_step
 
 import grammars
 from structdiff.automata import automaton as automaton_mod
 from structdiff.automata.regex_dfa import regex_to_byte_dfa
 from structdiff.backend.tokenizer import Tokenizer
 from structdiff.constraints import Constraint
-from structdiff.constraints.hook import RegexHook
-from structdiff.sampler.hooks import PassView
 
 L = 256
 
@@ -61,22 +59,7 @@ def main() -> None:
         _, _, hit = compile_once(name, tok)
         raw = regex_to_byte_dfa(c.pattern, 10**6)[0].shape[0]
         a = comp.automaton
-        hook = RegexHook([comp])
-        view = PassView(0, 0, 1, 1, torch.zeros(1, L, dtype=torch.long), torch.ones(1, dtype=torch.bool),
-                        torch.zeros(1, dtype=torch.long), L, [[]])
-        hook.begin_block(view)
-
-        def one_pass(hook=hook, view=view):
-            out = hook.process_logits(view, logits)
-            s, b = hook.propose(view, out, None, g)
-            hook.renoise(view, s, torch.ones(1, L, dtype=torch.bool), g)
-            return s, b
-
-        s, b = one_pass()
-        for row in (s, b):  # correctness before timing
-            st = a.run(row[0].tolist())
-            assert st >= 0 and a.accept[st], name
-        t = timed(one_pass, reps=2)
+        t = timed(checked_hook_pass(comp, logits, g, name), reps=2)
         print(f"| {name} | {c.depth} | {len(c.pattern)} | {raw} | {a.n_states - 1} | {a.n_classes} | {cold:.2f} "
               f"| {hit:.2f} | {t:.3f} | {t / base:.2f}x |")
         sys.stdout.flush()
