@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SchemaError
 from .bytedfa import build_byte_dfa
 from .tokens import lift_to_classes, vocab_bytes
 
-__all__ = ["TokenAutomaton", "cache_dir", "compile_regex"]
+__all__ = ["TokenAutomaton", "cache_dir", "compile_ir", "compile_regex"]
 
 log = logging.getLogger(__name__)
 _FORMAT = "structdiff-automaton-v2"  # v2: minimal byte DFAs
@@ -135,7 +136,21 @@ def _distance_to_accept(n, src, dst, cls, accept, special) -> np.ndarray:
     return dist
 
 
-def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True, builder: str = "outlines") -> TokenAutomaton:
+def compile_ir(node, tokenizer, *, budget=None, error: type = SchemaError, what: str = "the constraint",
+               use_cache: bool = True) -> TokenAutomaton:
+    """Compile an IR node (``automata.ir``) into a ``TokenAutomaton`` (memoised, disk-cached by its digest).
+
+    ``budget``/``error``/``what`` go to ``ir_dfa.to_byte_dfa``: the build limits, the exception
+    class raised when they are passed or the language is empty, and the name used in its message.
+    """
+    from .ir_dfa import to_byte_dfa
+
+    return compile_regex(node, tokenizer, use_cache=use_cache,
+                         build=lambda: to_byte_dfa(node, budget=budget, error=error, what=what))
+
+
+def compile_regex(pattern, tokenizer, *, use_cache: bool = True, builder: str = "outlines",
+                  build=None) -> TokenAutomaton:
     """Compile a full-match regex into a ``TokenAutomaton`` for ``tokenizer`` (memoised and disk-cached).
 
     Parameters
@@ -149,6 +164,8 @@ def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True, builder: s
     builder : {"outlines", "native"}
         Byte-DFA builder (``bytedfa.build_byte_dfa``); both give the same minimal automaton,
         so the cache key does not depend on it.
+    build : callable, optional
+        Builds the ``ByteDFA`` instead (``compile_ir`` passes the IR builder; ``pattern`` is then the node).
 
     Returns
     -------
@@ -159,7 +176,8 @@ def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True, builder: s
     SchemaError
         Invalid, empty or too large regex.
     """
-    key = hashlib.sha256(f"{_FORMAT}\0{tokenizer.fingerprint}\0{pattern}".encode()).hexdigest()[:40]
+    ident = pattern if isinstance(pattern, str) else "ir:" + pattern.digest.hex()
+    key = hashlib.sha256(f"{_FORMAT}\0{tokenizer.fingerprint}\0{ident}".encode()).hexdigest()[:40]
     hit = _MEMO.get(key)
     if hit is not None:
         return hit
@@ -176,7 +194,7 @@ def compile_regex(pattern: str, tokenizer, *, use_cache: bool = True, builder: s
             return auto
         except Exception as exc:  # noqa: BLE001 - a broken cache file is rebuilt
             log.warning("ignoring unreadable cache file %s: %s", path, exc)
-    dfa = build_byte_dfa(pattern, builder)
+    dfa = build() if build is not None else build_byte_dfa(pattern, builder)
     token_class, class_maps = lift_to_classes(dfa, vocab_bytes(tokenizer))
     auto = _assemble(key, dfa, token_class, class_maps, tokenizer.pad_id, tokenizer.eos_id)
     if use_cache:
