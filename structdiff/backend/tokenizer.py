@@ -112,10 +112,25 @@ class Tokenizer:
         """A user prompt -> model input ids: the chat template's user turn when the checkpoint has
         one (e.g. ``google/diffusiongemma-26B-A4B-it``), else BOS + the text."""
         if self._chat is not None:
-            ids = self._chat.apply_chat_template([{"role": "user", "content": text}], tokenize=True,
-                                                 add_generation_prompt=True)
-            return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+            return self.encode_chat([{"role": "user", "content": text}])
         return self.encode(text, add_bos=True)
+
+    @property
+    def has_chat_template(self) -> bool:
+        """Whether the checkpoint brings a chat template (instruction-tuned models do)."""
+        return self._chat is not None
+
+    def encode_chat(self, messages: Sequence[dict], tools: Sequence[dict] | None = None) -> list[int]:
+        """A conversation (OpenAI-style ``{"role", "content"}`` dicts) -> ids through the chat template,
+        ending with the model's turn; ``tools`` (function definitions) go to the template as it expects."""
+        if self._chat is None:
+            raise BackendError("this tokenizer has no chat template; use encode_prompt on the text instead")
+        try:
+            ids = self._chat.apply_chat_template(list(messages), tools=list(tools) if tools else None,
+                                                 tokenize=True, add_generation_prompt=True)
+        except Exception as exc:  # jinja raises its own errors for messages a template refuses
+            raise InputError(f"the model's chat template rejects these messages: {exc}") from None
+        return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids -> text, special tokens dropped (bytes decoded as UTF-8, invalid bytes replaced)."""

@@ -1,4 +1,4 @@
-"""The ``structdiff`` command line: ``structdiff json|grammar|regex|sudoku|bench|info ...``.
+"""The ``structdiff`` command line: ``structdiff json|grammar|regex|sudoku|bench|serve|info ...``.
 
 Results go to stdout (JSON for ``json``), diagnostics to stderr. ``--watch`` draws the
 canvas every pass, ``--trace out.jsonl`` records every pass. Bad input gives a one-line
@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="full tracebacks")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=c.cmd_bench)
+
+    from ..serve.command import add_arguments as serve_arguments, cmd_serve
+
+    p = sub.add_parser("serve", help="an OpenAI-compatible HTTP server (needs structdiff[serve])",
+                       description="Serve the model over OpenAI's /v1/chat/completions and /v1/completions, "
+                                   "with structured outputs, tool calls and streaming; concurrent requests "
+                                   "share denoising passes.")
+    serve_arguments(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("info", parents=[common], help="model, device and versions",
                        description="Load the model and print what structdiff runs on.")

@@ -1,0 +1,243 @@
+"""The batching scheduler: one model thread denoising every request in flight, block by block.
+
+Each loop turn is one block (one canvas, up to ``max_passes`` passes) for the current batch:
+
+1. rows whose client went away leave; queued requests join, up to ``max_batch`` rows;
+2. every row's context (its prompt and its finished blocks) is left-padded into one
+   batch and ``sampler.denoise`` runs one block over it with a ``BatchHook`` (each row its
+   own compiled constraint, budget and generator);
+3. rows whose output ended (EOS or budget) are checked: valid ones are answered, ones a
+   validator rejects start a repair round with the rest pinned, ones out of repair rounds
+   get a ``GenerationError``; the others stream their new block and stay.
+
+So a request that arrives while a block runs joins at the next block boundary. The model's
+cache is rebuilt at every block (one prefill of each row's context) instead of being
+carried over: that is what lets the batch change between blocks, and it costs one encoder
+pass per block against up to ``max_passes`` canvas passes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from ..errors import GenerationError, StructDiffError
+from ..sampler import SamplerConfig, denoise
+from ..sampler.hooks import CanvasHook
+from .batch import BatchHook
+
+__all__ = ["Job", "Output", "Scheduler"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Output:
+    """A finished row: text, completion tokens, whether the model ended it (EOS), stats."""
+
+    text: str
+    completion_tokens: int
+    ended: bool
+    stats: dict
+
+
+@dataclass(eq=False)
+class Job:
+    """One requested output (a request with ``n=3`` is three jobs).
+
+    ``notify(event, payload)`` is called from the model thread: ``("block", text so far)`` after
+    each finished block when ``stream`` is set, then ``("done", Output)`` or ``("error", exc)``.
+    """
+
+    prompt: list[int]
+    compiled: Any  # CompiledConstraint or None (plain text)
+    max_tokens: int
+    generator: torch.Generator
+    notify: Callable[[str, Any], None]
+    temperature: float = 1.0
+    max_repair_rounds: int = 3
+    stream: bool = False
+    cancelled: bool = False
+    # progress, owned by the model thread
+    tokens: list = field(default_factory=list)
+    block: int = 0
+    rounds: int = 0
+    hook: Any = None
+    submitted: float = field(default_factory=time.perf_counter)
+    stats: dict = field(default_factory=lambda: dict(passes=0, blocks=0, repair_rounds=0, max_batch_rows=0,
+                                                     queue_seconds=0.0, seconds=0.0))
+
+    def new_attempt(self, pins: Any = None) -> None:
+        """Start the output from its first block (a repair round passes the pinned tokens)."""
+        self.tokens, self.block = [], 0
+        if self.compiled is None:
+            self.hook = CanvasHook()
+        else:
+            self.hook = self.compiled.hook_class([self.compiled], pins=None if pins is None else [pins])
+
+
+class Scheduler:
+    """The model thread and its queue.
+
+    Parameters
+    ----------
+    model : DiffusionModel
+        The served model.
+    max_batch : int
+        Rows denoised together at most.
+    max_passes : int
+        Passes per canvas (the sampler's ``max_passes``).
+    sampler_options : dict
+        Other ``SamplerConfig`` fields.
+    """
+
+    def __init__(self, model: Any, *, max_batch: int = 8, max_passes: int = 48, **sampler_options: Any):
+        self.model = model
+        self.max_batch = int(max_batch)
+        self.config = SamplerConfig(max_tokens=model.canvas_length, max_passes=max_passes, **sampler_options)
+        self._queue: deque[Job] = deque()
+        self._active: list[Job] = []
+        self._cv = threading.Condition()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.blocks_run = 0
+        self.rows_run = 0
+
+    # -- the event-loop side ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="structdiff-model", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        with self._cv:
+            self._stop = True
+            self._cv.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def submit(self, job: Job) -> None:
+        job.new_attempt()
+        with self._cv:
+            self._queue.append(job)
+            self._cv.notify_all()
+
+    def cancel(self, job: Job) -> None:
+        """The client went away: the row leaves at the next block boundary (or never joins)."""
+        job.cancelled = True
+        with self._cv:
+            self._cv.notify_all()
+
+    def load(self) -> dict:
+        with self._cv:
+            return {"active_rows": len(self._active), "queued_rows": len(self._queue), "blocks_run": self.blocks_run,
+                    "rows_run": self.rows_run, "max_batch": self.max_batch}
+
+    # -- the model thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        torch.set_grad_enabled(False)
+        while True:
+            with self._cv:
+                while not self._stop and not self._queue and not self._active:
+                    self._cv.wait()
+                if self._stop:
+                    break
+                self._active = [j for j in self._active if not j.cancelled]
+                while self._queue and len(self._active) < self.max_batch:
+                    job = self._queue.popleft()
+                    if not job.cancelled:
+                        job.stats["queue_seconds"] = time.perf_counter() - job.submitted
+                        self._active.append(job)
+                batch = list(self._active)
+            if batch:
+                self._step(batch)
+        for job in self._active + list(self._queue):
+            job.notify("error", StructDiffError("the server is shutting down"))
+
+    def _step(self, batch: list[Job]) -> None:
+        """One block for every row of ``batch``; finished rows leave ``self._active``."""
+        dm = self.model
+        L = dm.canvas_length
+        pad = dm.tokenizer.pad_id
+        contexts = [j.prompt + j.tokens for j in batch]
+        width = max(len(c) for c in contexts)
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)  # [B, P] left-padded
+        mask = torch.zeros((len(batch), width), dtype=torch.bool)
+        for k, c in enumerate(contexts):
+            ids[k, width - len(c):] = torch.tensor(c, dtype=torch.long)
+            mask[k, width - len(c):] = True
+        hook = BatchHook(batch, dm.vocab_size, L)
+        try:
+            out = denoise(dm, ids, config=self.config, hook=hook, attention_mask=mask)
+        except Exception as exc:  # noqa: BLE001 - the model failed for the whole batch: answer every row
+            log.exception("block failed for a batch of %d rows", len(batch))
+            err = exc if isinstance(exc, StructDiffError) else StructDiffError(
+                f"the model failed on this batch ({type(exc).__name__}: {exc})")
+            for job in batch:
+                self._finish(job, "error", err)
+            return
+        self.blocks_run += 1
+        self.rows_run += len(batch)
+        block_tokens = out.tokens.cpu()  # [B, L]: one host copy per block
+        for k, job in enumerate(batch):
+            if k in hook.failed:
+                exc = hook.failed[k]
+                err = exc if isinstance(exc, StructDiffError) else StructDiffError(
+                    f"the constraint hook failed ({type(exc).__name__}: {exc})")
+                self._finish(job, "error", err)
+                continue
+            st = job.stats
+            st["passes"] += out.rows[k].passes
+            st["blocks"] += 1
+            st["max_batch_rows"] = max(st["max_batch_rows"], len(batch))
+            blk = block_tokens[k].tolist()
+            job.tokens.extend(blk)
+            job.block += 1
+            if dm.tokenizer.eos_id in blk or job.block * L >= job.max_tokens:
+                self._complete(job)
+            elif job.stream and job.rounds == 0:
+                job.notify("block", dm.tokenizer.decode(job.tokens))
+
+    def _complete(self, job: Job) -> None:
+        """The row's output is whole: check it, then answer, repair or fail."""
+        tok = self.model.tokenizer
+        tokens = job.tokens[:job.max_tokens]
+        text = tok.decode(tokens)
+        comp = job.compiled
+        if comp is not None:
+            if not comp.matches(text):
+                self._finish(job, "error", StructDiffError(
+                    f"output does not match the constraint (internal invariant broken; please report): {text[:80]!r}"))
+                return
+            bad = comp.check(text)
+            if bad:
+                if job.rounds >= job.max_repair_rounds:
+                    self._finish(job, "error", GenerationError(
+                        f"validators still reject the output after {job.rounds} repair rounds: {bad[0].message}; "
+                        "relax the schema (formats, uniqueItems, numeric ranges are checked after generation) or "
+                        "raise max_tokens", last_output=text, messages=[v.message for v in bad]))
+                    return
+                from ..constraints.repair import repair_pins
+
+                job.rounds += 1
+                job.stats["repair_rounds"] = job.rounds
+                job.new_attempt(repair_pins(tok, tokens, text, bad, job.rounds))
+                return
+        special = {tok.eos_id, tok.pad_id}
+        n = next((i for i, t in enumerate(tokens) if t == tok.eos_id), len(tokens))
+        count = sum(1 for t in tokens[:n] if t not in special)
+        st = job.stats
+        st["seconds"] = time.perf_counter() - job.submitted
+        st["tokens_per_pass"] = count / st["passes"] if st["passes"] else 0.0
+        self._finish(job, "done", Output(text, count, n < len(tokens), dict(st)))
+
+    def _finish(self, job: Job, event: str, payload: Any) -> None:
+        with self._cv:
+            if job in self._active:
+                self._active.remove(job)
+        job.notify(event, payload)
