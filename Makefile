@@ -15,7 +15,7 @@ $(BIN)/python:
 # letting pip resolve torch itself would download a multi-GB CUDA build.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,cli,plot]"
+	$(BIN)/pip install -q -e ".[dev,cli,plot,serve]"
 	touch $@
 
 install: $(VENV)/.installed

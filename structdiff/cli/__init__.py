@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=c.cmd_bench)
 
-    from ..serve.command import add_arguments as serve_arguments, cmd_serve
+    from ..serve.command import add_arguments as serve_arguments
+    from ..serve.command import cmd_serve
 
     p = sub.add_parser("serve", help="an OpenAI-compatible HTTP server (needs structdiff[serve])",
                        description="Serve the model over OpenAI's /v1/chat/completions and /v1/completions, "

@@ -19,8 +19,9 @@ import json
 import logging
 import math
 import time
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +37,7 @@ from .responses import chat_body, chat_message, completion_body, finish_reason, 
 from .scheduler import Job, Output, Scheduler
 from .spec import OutputSpec, output_spec
 
-__all__ = ["create_app", "ServeState"]
+__all__ = ["ServeState", "create_app"]
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,14 @@ would draw alone. A row whose hook fails is set aside (``failed``) and the other
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 
 from ..sampler.hooks import CanvasHook, PassView
 
-__all__ = ["BatchRow", "BatchHook"]
+__all__ = ["BatchHook", "BatchRow"]
 
 
 class BatchRow(Protocol):
@@ -107,7 +108,7 @@ class BatchHook(CanvasHook):
         return torch.cat(out)  # [B, L, V]
 
     def propose(self, view, logits, probs, generator):
-        B, n = view.canvas.shape
+        n = view.canvas.shape[1]
         sampled, best = view.canvas.clone(), view.canvas.clone()  # [B, L]
         for k, r in enumerate(self.rows):
             if not self._live(view, k):
@@ -131,7 +132,7 @@ class BatchHook(CanvasHook):
         return out
 
     def renoise(self, view, accepted_canvas, renoise_mask, generator):
-        B, n = accepted_canvas.shape
+        n = accepted_canvas.shape[1]
         noise = accepted_canvas.clone()  # [B, L]
         for k, r in enumerate(self.rows):
             if not self._live(view, k):

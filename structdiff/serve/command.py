@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import BackendError, InputError
 
-__all__ = ["add_arguments", "cmd_serve", "serve", "load_app"]
+__all__ = ["add_arguments", "cmd_serve", "load_app", "serve"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

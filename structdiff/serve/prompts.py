@@ -10,7 +10,8 @@ written out as labelled plain-text turns ending with ``Assistant:``.
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .protocol import ApiError, ChatMessage, Tool
 

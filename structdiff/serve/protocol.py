@@ -15,8 +15,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ApiError", "ChatRequest", "CompletionRequest", "ChatMessage", "ResponseFormat", "Tool",
-           "StructuredOutputs", "error_body", "MAX_N"]
+__all__ = [
+    "MAX_N",
+    "ApiError",
+    "ChatMessage",
+    "ChatRequest",
+    "CompletionRequest",
+    "ResponseFormat",
+    "StructuredOutputs",
+    "Tool",
+    "error_body",
+]
 
 MAX_N = 16  # choices per request; each is one batch row
 

@@ -19,7 +19,7 @@ from .scheduler import Output
 from .spec import OutputSpec
 from .tools import read_tool_output
 
-__all__ = ["new_id", "chat_message", "finish_reason", "usage", "stats_field", "chat_body", "completion_body"]
+__all__ = ["chat_body", "chat_message", "completion_body", "finish_reason", "new_id", "stats_field", "usage"]
 
 _STAT_KEYS = ("passes", "blocks", "tokens_per_pass", "repair_rounds", "seconds", "queue_seconds", "max_batch_rows")
 

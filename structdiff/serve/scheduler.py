@@ -22,8 +22,9 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -70,8 +71,8 @@ class Job:
     rounds: int = 0
     hook: Any = None
     submitted: float = field(default_factory=time.perf_counter)
-    stats: dict = field(default_factory=lambda: dict(passes=0, blocks=0, repair_rounds=0, max_batch_rows=0,
-                                                     queue_seconds=0.0, seconds=0.0))
+    stats: dict = field(default_factory=lambda: {"passes": 0, "blocks": 0, "repair_rounds": 0, "max_batch_rows": 0,
+                                                     "queue_seconds": 0.0, "seconds": 0.0})
 
     def new_attempt(self, pins: Any = None) -> None:
         """Start the output from its first block (a repair round passes the pinned tokens)."""
@@ -174,7 +175,7 @@ class Scheduler:
         hook = BatchHook(batch, dm.vocab_size, L)
         try:
             out = denoise(dm, ids, config=self.config, hook=hook, attention_mask=mask)
-        except Exception as exc:  # noqa: BLE001 - the model failed for the whole batch: answer every row
+        except Exception as exc:
             log.exception("block failed for a batch of %d rows", len(batch))
             err = exc if isinstance(exc, StructDiffError) else StructDiffError(
                 f"the model failed on this batch ({type(exc).__name__}: {exc})")
@@ -219,8 +220,9 @@ class Scheduler:
                 if job.rounds >= job.max_repair_rounds:
                     self._finish(job, "error", GenerationError(
                         f"validators still reject the output after {job.rounds} repair rounds: {bad[0].message}; "
-                        "relax the schema (formats, uniqueItems, numeric ranges are checked after generation) or "
-                        "raise max_tokens", last_output=text, messages=[v.message for v in bad]))
+                        "relax what only a validator can check (uniqueItems, big numeric ranges, lengths combined "
+                        "with formats/patterns), or start the server with more --repair-rounds",
+                        last_output=text, messages=[v.message for v in bad]))
                     return
                 from ..constraints.repair import repair_pins
 

@@ -22,7 +22,7 @@ from typing import Any
 from .protocol import ApiError, ChatRequest, CompletionRequest, ToolChoiceNamed
 from .tools import tool_envelope, unembed_pointer
 
-__all__ = ["OutputSpec", "output_spec", "TEXT"]
+__all__ = ["TEXT", "OutputSpec", "output_spec"]
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-__all__ = ["tool_envelope", "read_tool_output", "embed", "unembed_pointer", "EMPTY_PARAMETERS"]
+__all__ = ["EMPTY_PARAMETERS", "embed", "read_tool_output", "tool_envelope", "unembed_pointer"]
 
 EMPTY_PARAMETERS = {"type": "object", "properties": {}, "additionalProperties": False}
 _VALUE_KEYS = ("enum", "const", "default", "examples")  # JSON values, not schemas: never rewritten

@@ -1,0 +1,374 @@
+"""`structdiff serve`: the OpenAI-compatible server, driven by the official `openai` client.
+
+One server (tiny random model, canvas 32, 3 passes per canvas) runs in a thread for the module.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+fastapi = pytest.importorskip("fastapi", reason="the server needs structdiff[serve]")
+uvicorn = pytest.importorskip("uvicorn", reason="the server needs structdiff[serve]")
+openai = pytest.importorskip("openai", reason="the server tests use the openai client (structdiff[dev])")
+
+import jsonschema  # noqa: E402
+
+from structdiff.serve.protocol import ApiError, ChatRequest  # noqa: E402
+from structdiff.serve.spec import output_spec  # noqa: E402
+from structdiff.serve.tools import tool_envelope  # noqa: E402
+
+MODEL = "tiny"
+PERSON = {"type": "object", "properties": {
+    "name": {"type": "string", "maxLength": 8},
+    "born": {"type": "string", "format": "date"},
+    "email": {"type": "string", "format": "email"},
+    "role": {"enum": ["admin", "user"]},
+    "age": {"type": "integer", "minimum": 0, "maximum": 120}},
+    "required": ["name", "born", "email", "role", "age"], "additionalProperties": False}
+TOOLS = [
+    {"type": "function", "function": {"name": "get_weather", "description": "weather in a city", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string", "maxLength": 10},
+                                         "unit": {"enum": ["C", "F"]}}, "required": ["city", "unit"]}}},
+    {"type": "function", "function": {"name": "add", "parameters": {
+        "type": "object", "properties": {"a": {"$ref": "#/$defs/small"}, "b": {"$ref": "#/$defs/small"}},
+        "required": ["a", "b"], "$defs": {"small": {"type": "integer", "minimum": 0, "maximum": 99}}}}},
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _validate(instance, schema):
+    cls = jsonschema.validators.validator_for(schema)
+    cls(schema, format_checker=cls.FORMAT_CHECKER).validate(instance)
+
+
+@pytest.fixture(scope="module")
+def server():
+    from structdiff.backend import load_model
+    from structdiff.serve.command import load_app
+
+    dm = load_model("tiny-random", canvas_length=32, seed=0)
+    app, state = load_app(dm, served_name=MODEL, max_batch=8, max_passes=3, max_tokens=32, max_repair_rounds=1)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    t0 = time.time()
+    while not srv.started:
+        assert th.is_alive() and time.time() - t0 < 60, "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    th.join(30)
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return openai.OpenAI(base_url=server + "/v1", api_key="unused", max_retries=0, timeout=120)
+
+
+def _get(url: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _post_raw(url: str, body: bytes) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _chat(client, content="a person", **kw):
+    return client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": content}], **kw)
+
+
+# -- tier 0: request -> constraint, no model ------------------------------------------------------
+
+def test_tool_envelope_keeps_refs_of_each_tool_resolvable():
+    schema = tool_envelope([(t["function"]["name"], t["function"]["parameters"]) for t in TOOLS], parallel=True,
+                           content={"type": "string"})
+    jsonschema.Draft202012Validator.check_schema(schema)
+    v = jsonschema.Draft202012Validator(schema)
+    assert v.is_valid({"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}},
+                                      {"name": "get_weather", "arguments": {"city": "Oslo", "unit": "C"}}]})
+    assert v.is_valid({"content": "hello"})
+    assert not v.is_valid({"tool_calls": [{"name": "add", "arguments": {"a": 100, "b": 2}}]})  # $defs/small
+    assert not v.is_valid({"tool_calls": [{"name": "nope", "arguments": {}}]})
+    assert not v.is_valid({"tool_calls": []})
+    one = tool_envelope([("add", TOOLS[1]["function"]["parameters"])], parallel=False, content=None)
+    assert not jsonschema.Draft202012Validator(one).is_valid(
+        {"tool_calls": [{"name": "add", "arguments": {"a": 1, "b": 2}}] * 2})
+
+
+def test_output_spec_refuses_conflicts_and_locates_tool_errors():
+    base = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
+    with pytest.raises(ApiError, match="give one structured-output constraint"):
+        output_spec(ChatRequest(**base, guided_regex="a+", response_format={"type": "json_object"}))
+    with pytest.raises(ApiError, match="not among the tools"):
+        output_spec(ChatRequest(**base, tools=TOOLS, tool_choice={"type": "function", "function": {"name": "x"}}))
+    spec = output_spec(ChatRequest(**base, tools=TOOLS, tool_choice="required"))
+    assert spec.locate("/$defs/tool_1/properties/a") == ("tools[1].function.parameters", "/properties/a")
+    assert output_spec(ChatRequest(**base, tools=TOOLS, tool_choice="none")).kind == "text"
+    grammar = output_spec(ChatRequest(**base, guided_grammar="/etc/passwd"))
+    assert grammar.payload.endswith("\n")  # client text is never read as a path on the server
+
+
+# -- tier 1: the running server -----------------------------------------------------------------
+
+@pytest.mark.tier1
+def test_models_health_and_unknown_route(server):
+    models = _get(server + "/v1/models")
+    assert [m["id"] for m in models["data"]] == [MODEL]
+    health = _get(server + "/health")
+    assert health["status"] == "ok" and health["max_batch"] == 8
+    import urllib.error
+    import urllib.request
+
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(server + "/v1/nothing", timeout=30)
+    assert e.value.code == 404 and set(json.loads(e.value.read())["error"]) == {"message", "type", "param", "code"}
+
+
+@pytest.mark.tier1
+def test_json_schema_response_validates_with_formats(client):
+    r = _chat(client, max_tokens=64, seed=3, n=2,
+              response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": PERSON,
+                                                                      "strict": True}})
+    assert len(r.choices) == 2
+    for ch in r.choices:
+        _validate(json.loads(ch.message.content), PERSON)
+        assert ch.finish_reason == "stop"
+    ext = r.model_extra["structdiff"]
+    assert ext["constraint"] == "json_schema" and len(ext["choices"]) == 2
+    assert all(c["passes"] >= 1 and c["repair_rounds"] >= 0 and c["seconds"] > 0 for c in ext["choices"])
+    assert r.usage.completion_tokens > 0 and r.usage.prompt_tokens > 0
+    again = _chat(client, max_tokens=64, seed=3, response_format={"type": "json_schema", "json_schema": {
+        "name": "person", "schema": PERSON}})
+    assert again.model_extra["structdiff"]["compile"]["cached"] is True
+    assert again.choices[0].message.content == r.choices[0].message.content  # same seed, same output
+
+
+@pytest.mark.tier1
+def test_pydantic_parse(client):
+    from pydantic import BaseModel, Field
+
+    class City(BaseModel):
+        name: str = Field(max_length=8)
+        population: int = Field(ge=0, le=10_000)
+        capital: bool
+
+    r = client.beta.chat.completions.parse(model=MODEL, messages=[{"role": "user", "content": "a city"}],
+                                           response_format=City, max_tokens=48, seed=1)
+    city = r.choices[0].message.parsed
+    assert isinstance(city, City) and 0 <= city.population <= 10_000
+
+
+@pytest.mark.tier1
+@pytest.mark.parametrize("choice", ["auto", "required", "add", "none"])
+def test_tool_calls_name_a_declared_tool_with_valid_arguments(client, choice):
+    tool_choice = {"type": "function", "function": {"name": choice}} if choice == "add" else choice
+    params = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
+    for seed in range(2):
+        r = _chat(client, "what is the weather in Paris?", max_tokens=64, seed=seed, tools=TOOLS,
+                  tool_choice=tool_choice, parallel_tool_calls=choice != "required")
+        msg = r.choices[0].message
+        if choice == "none":
+            assert msg.tool_calls is None and isinstance(msg.content, str)
+            continue
+        if choice == "auto" and not msg.tool_calls:
+            assert isinstance(msg.content, str) and r.choices[0].finish_reason == "stop"
+            continue
+        assert msg.tool_calls and r.choices[0].finish_reason == "tool_calls" and msg.content is None
+        if choice == "required":
+            assert len(msg.tool_calls) == 1  # parallel_tool_calls=False
+        for call in msg.tool_calls:
+            assert call.id.startswith("call_") and call.type == "function"
+            assert call.function.name in params and (choice != "add" or call.function.name == "add")
+            _validate(json.loads(call.function.arguments), params[call.function.name])
+
+
+@pytest.mark.tier1
+def test_streaming_chunks_concatenate_to_the_final_text(client):
+    for kw in ({"max_tokens": 80}, {"max_tokens": 80, "extra_body": {"guided_regex": "([a-z]{2,5} ){3,40}"}}):
+        full = _chat(client, "tell a story", seed=5, **kw).choices[0].message.content
+        chunks = list(_chat(client, "tell a story", seed=5, stream=True, **kw))
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        assert text == full
+        content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
+        assert len(content_chunks) >= 2  # one per finished block of the canvas (80 tokens = 3 blocks of 32)
+        assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] in ("stop", "length")
+        assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+        assert chunks[-1].model_extra["structdiff"]["choices"][0]["blocks"] >= 1
+
+
+@pytest.mark.tier1
+def test_streamed_tool_calls_and_completions(client):
+    chunks = list(_chat(client, "add two numbers", seed=2, max_tokens=48, tools=TOOLS, tool_choice="required",
+                        stream=True))
+    calls = [tc for c in chunks if c.choices for tc in (c.choices[0].delta.tool_calls or [])]
+    assert calls and calls[0].function.name in ("add", "get_weather")
+    r = client.completions.create(model=MODEL, prompt=["x = ", "y = "], max_tokens=16, seed=0, n=2,
+                                  extra_body={"guided_json": {"type": "integer", "minimum": 10, "maximum": 99}})
+    assert len(r.choices) == 4 and all(10 <= int(c.text) <= 99 for c in r.choices)
+
+
+@pytest.mark.tier1
+def test_vllm_structured_output_extras(client):
+    r = _chat(client, max_tokens=16, seed=0, extra_body={"guided_regex": r"[0-9]{3}-[a-z]{2}"})
+    import re
+
+    assert re.fullmatch(r"[0-9]{3}-[a-z]{2}", r.choices[0].message.content)
+    r = _chat(client, max_tokens=8, seed=0, n=3, extra_body={"guided_choice": ["yes", "no", "maybe"]})
+    assert all(c.message.content in ("yes", "no", "maybe") for c in r.choices)
+    r = _chat(client, max_tokens=8, seed=1, extra_body={"structured_outputs": {"choice": ["red", "blue"]}})
+    assert r.choices[0].message.content in ("red", "blue")
+    grammar = 'start: "(" NUM ("+" NUM)* ")"\nNUM: /[0-9]/\n'
+    r = _chat(client, max_tokens=16, seed=0, extra_body={"guided_grammar": grammar})
+    from lark import Lark
+
+    Lark(grammar).parse(r.choices[0].message.content)
+    r = _chat(client, max_tokens=32, seed=0, extra_body={"structured_outputs": {"json": {
+        "type": "array", "items": {"type": "boolean"}, "minItems": 2, "maxItems": 3}}})
+    assert 2 <= len(json.loads(r.choices[0].message.content)) <= 3
+    r = _chat(client, max_tokens=32, seed=0, response_format={"type": "json_object"})
+    assert isinstance(json.loads(r.choices[0].message.content), dict)
+
+
+@pytest.mark.tier1
+@pytest.mark.parametrize("body, status, code, param, fragment", [
+    ({"model": "gpt-4o"}, 400, "model_not_found", "model", "this server serves 'tiny'"),
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {
+        "type": "object", "properties": {"a": {"type": "strin"}}}}}}, 400, "invalid_schema",
+     "response_format.json_schema.schema", "/properties/a/type"),
+    ({"tools": [TOOLS[0], {"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"x": {"$ref": "#/$defs/missing"}}}}}], "tool_choice": "required"},
+     400, "invalid_schema", "tools[1].function.parameters", "/properties/x"),
+    ({"max_tokens": 4, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {
+        "type": "string", "minLength": 300}}}}, 400, "unsatisfiable", "response_format.json_schema.schema",
+     "max_tokens"),
+    ({"max_tokens": 10**6}, 400, "context_length_exceeded", "messages", "lower max_tokens"),
+    ({"guided_regex": "(a"}, 400, "invalid_regex", "guided_regex", "regex"),
+    ({"guided_grammar": "start: undefined_rule"}, 400, "invalid_grammar", "guided_grammar", ""),
+    ({"top_p": 0.5}, 400, "unsupported_parameter", "top_p", "top_p"),
+    ({"guided_regex": "a", "guided_choice": ["a"]}, 400, "invalid_value", "guided_choice", "give one"),
+    ({"messages": []}, 400, "invalid_value", "messages", "messages"),
+    ({"temperature": 5}, 400, "invalid_value", "temperature", "temperature"),
+    ({"max_tokens": 32, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {
+        "type": "array", "items": {"enum": [1, 2]}, "minItems": 3, "maxItems": 3, "uniqueItems": True}}}},
+     422, "repair_rounds_exhausted", None, "uniqueItems"),
+])
+def test_bad_requests_get_openai_errors(server, body, status, code, param, fragment):
+    full = {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "seed": 0, **body}
+    got, err = _post_raw(server + "/v1/chat/completions", json.dumps(full).encode())
+    assert got == status, err
+    assert set(err["error"]) == {"message", "type", "param", "code"}
+    assert err["error"]["code"] == code and err["error"]["param"] == param
+    assert fragment in err["error"]["message"] and "Traceback" not in err["error"]["message"]
+
+
+@pytest.mark.tier1
+def test_invalid_json_body_and_client_exceptions(server, client):
+    got, err = _post_raw(server + "/v1/chat/completions", b"{not json")
+    assert got == 400 and err["error"]["code"] == "invalid_json"
+    with pytest.raises(openai.BadRequestError):
+        _chat(client, max_tokens=4, extra_body={"guided_json": {"type": "string", "minLength": 300}})
+
+
+@pytest.mark.tier1
+def test_concurrent_requests_share_passes_and_match_their_solo_output(client, server):
+    schemas = [PERSON, {"type": "array", "items": {"type": "integer"}, "maxItems": 4},
+               {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}]
+
+    def ask(i):
+        schema = schemas[i % len(schemas)]
+        r = _chat(client, f"item {i}", max_tokens=64, seed=100 + i,
+                  response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema}})
+        return schema, r
+
+    def bad(_):
+        try:
+            _chat(client, max_tokens=16, extra_body={"guided_json": {"type": "object", "required": 3}})
+        except openai.BadRequestError as e:
+            return e.status_code
+
+    with cf.ThreadPoolExecutor(9) as ex:
+        futs = [ex.submit(ask, i) for i in range(8)] + [ex.submit(bad, None)]
+        results = [f.result() for f in futs[:8]]
+        assert futs[8].result() == 400
+    rows = []
+    for schema, r in results:
+        _validate(json.loads(r.choices[0].message.content), schema)
+        rows.append(r.model_extra["structdiff"]["choices"][0]["max_batch_rows"])
+    assert max(rows) > 1, "concurrent requests never shared a batch"
+    # a request's output does not depend on what else was in its batch
+    for i in (0, 4):
+        assert ask(i)[1].choices[0].message.content == results[i][1].choices[0].message.content
+    health = _get(server + "/health")
+    assert health["active_rows"] == 0 and health["queued_rows"] == 0
+
+
+@pytest.mark.tier1
+def test_client_that_disconnects_frees_its_row(server):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", int(server.rsplit(":", 1)[1]), timeout=60)
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "long"}], "max_tokens": 32 * 12,
+            "stream": True, "seed": 1}
+    conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert resp.readline().startswith(b"data: ")  # the stream has begun
+    conn.sock.shutdown(socket.SHUT_RDWR)
+    conn.close()
+    t0 = time.time()
+    while time.time() - t0 < 30:
+        h = _get(server + "/health")
+        if h["active_rows"] == 0 and h["queued_rows"] == 0:
+            break
+        time.sleep(0.1)
+    assert h["active_rows"] == 0 and h["queued_rows"] == 0
+    assert time.time() - t0 < 30
+
+
+@pytest.mark.tier1
+def test_serve_verb_starts_and_answers():
+    port = _free_port()
+    cmd = [sys.executable, "-m", "structdiff.cli", "serve", "--model", "tiny-random", "--port", str(port),
+           "--max-passes", "2", "--log-level", "warning", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        t0, up = time.time(), False
+        while time.time() - t0 < 90 and proc.poll() is None:
+            try:
+                up = _get(f"http://127.0.0.1:{port}/health")["status"] == "ok"
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert up, proc.stderr.read() if proc.poll() is not None else "no answer from /health"
+        got, body = _post_raw(f"http://127.0.0.1:{port}/v1/chat/completions", json.dumps({
+            "model": "tiny-random", "messages": [{"role": "user", "content": "n"}], "max_tokens": 8,
+            "guided_choice": ["a", "b"]}).encode())
+        assert got == 200 and body["choices"][0]["message"]["content"] in ("a", "b")
+    finally:
+        proc.terminate()
+        proc.wait(30)
