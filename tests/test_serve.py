@@ -1,6 +1,6 @@
 """`structdiff serve`: the OpenAI-compatible server, driven by the official `openai` client.
 
-One server (tiny random model, canvas 32, 3 passes per canvas) runs in a thread for the module.
+One server (tiny random model, canvas 32, 2 passes per canvas) runs in a thread for the module.
 """
 
 from __future__ import annotations
@@ -8,8 +8,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -60,7 +58,7 @@ def server():
     from structdiff.serve.command import load_app
 
     dm = load_model("tiny-random", canvas_length=32, seed=0)
-    app, state = load_app(dm, served_name=MODEL, max_batch=8, max_passes=3, max_tokens=32, max_repair_rounds=1)
+    app, state = load_app(dm, served_name=MODEL, max_batch=8, max_passes=2, max_tokens=32, max_repair_rounds=1)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     th = threading.Thread(target=srv.run, daemon=True)
@@ -188,7 +186,7 @@ def test_pydantic_parse(client):
 def test_tool_calls_name_a_declared_tool_with_valid_arguments(client, choice):
     tool_choice = {"type": "function", "function": {"name": choice}} if choice == "add" else choice
     params = {t["function"]["name"]: t["function"]["parameters"] for t in TOOLS}
-    for seed in range(2):
+    for seed in range(2 if choice == "auto" else 1):
         r = _chat(client, "what is the weather in Paris?", max_tokens=64, seed=seed, tools=TOOLS,
                   tool_choice=tool_choice, parallel_tool_calls=choice != "required")
         msg = r.choices[0].message
@@ -209,13 +207,13 @@ def test_tool_calls_name_a_declared_tool_with_valid_arguments(client, choice):
 
 @pytest.mark.tier1
 def test_streaming_chunks_concatenate_to_the_final_text(client):
-    for kw in ({"max_tokens": 80}, {"max_tokens": 80, "extra_body": {"guided_regex": "([a-z]{2,5} ){3,40}"}}):
+    for kw in ({"max_tokens": 64}, {"max_tokens": 64, "extra_body": {"guided_regex": "([a-z]{2,5} ){3,40}"}}):
         full = _chat(client, "tell a story", seed=5, **kw).choices[0].message.content
         chunks = list(_chat(client, "tell a story", seed=5, stream=True, **kw))
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert text == full
         content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
-        assert len(content_chunks) >= 2  # one per finished block of the canvas (80 tokens = 3 blocks of 32)
+        assert len(content_chunks) >= 2  # one per finished block of the canvas (64 tokens = 2 blocks of 32)
         assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] in ("stop", "length")
         assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
         assert chunks[-1].model_extra["structdiff"]["choices"][0]["blocks"] >= 1
@@ -296,12 +294,14 @@ def test_invalid_json_body_and_client_exceptions(server, client):
 
 @pytest.mark.tier1
 def test_concurrent_requests_share_passes_and_match_their_solo_output(client, server):
-    schemas = [PERSON, {"type": "array", "items": {"type": "integer"}, "maxItems": 4},
+    schemas = [{"type": "object", "properties": {"role": {"enum": ["admin", "user"]}, "n": {"type": "integer"}},
+                "required": ["role", "n"]},
+               {"type": "array", "items": {"type": "integer", "maximum": 99}, "maxItems": 4},
                {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}]
 
     def ask(i):
         schema = schemas[i % len(schemas)]
-        r = _chat(client, f"item {i}", max_tokens=64, seed=100 + i,
+        r = _chat(client, f"item {i}", max_tokens=32, seed=100 + i,
                   response_format={"type": "json_schema", "json_schema": {"name": "s", "schema": schema}})
         return schema, r
 
@@ -311,17 +311,17 @@ def test_concurrent_requests_share_passes_and_match_their_solo_output(client, se
         except openai.BadRequestError as e:
             return e.status_code
 
-    with cf.ThreadPoolExecutor(9) as ex:
-        futs = [ex.submit(ask, i) for i in range(8)] + [ex.submit(bad, None)]
-        results = [f.result() for f in futs[:8]]
-        assert futs[8].result() == 400
+    with cf.ThreadPoolExecutor(7) as ex:
+        futs = [ex.submit(ask, i) for i in range(6)] + [ex.submit(bad, None)]
+        results = [f.result() for f in futs[:6]]
+        assert futs[6].result() == 400
     rows = []
     for schema, r in results:
         _validate(json.loads(r.choices[0].message.content), schema)
         rows.append(r.model_extra["structdiff"]["choices"][0]["max_batch_rows"])
     assert max(rows) > 1, "concurrent requests never shared a batch"
     # a request's output does not depend on what else was in its batch
-    for i in (0, 4):
+    for i in (4,):
         assert ask(i)[1].choices[0].message.content == results[i][1].choices[0].message.content
     health = _get(server + "/health")
     assert health["active_rows"] == 0 and health["queued_rows"] == 0
@@ -350,25 +350,13 @@ def test_client_that_disconnects_frees_its_row(server):
     assert time.time() - t0 < 30
 
 
-@pytest.mark.tier1
-def test_serve_verb_starts_and_answers():
-    port = _free_port()
-    cmd = [sys.executable, "-m", "structdiff.cli", "serve", "--model", "tiny-random", "--port", str(port),
-           "--max-passes", "2", "--log-level", "warning", "-q"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        t0, up = time.time(), False
-        while time.time() - t0 < 90 and proc.poll() is None:
-            try:
-                up = _get(f"http://127.0.0.1:{port}/health")["status"] == "ok"
-                break
-            except OSError:
-                time.sleep(0.2)
-        assert up, proc.stderr.read() if proc.poll() is not None else "no answer from /health"
-        got, body = _post_raw(f"http://127.0.0.1:{port}/v1/chat/completions", json.dumps({
-            "model": "tiny-random", "messages": [{"role": "user", "content": "n"}], "max_tokens": 8,
-            "guided_choice": ["a", "b"]}).encode())
-        assert got == 200 and body["choices"][0]["message"]["content"] in ("a", "b")
-    finally:
-        proc.terminate()
-        proc.wait(30)
+def test_serve_verb_wires_the_model_into_uvicorn(monkeypatch):
+    from structdiff.cli import main
+
+    seen = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    assert main(["serve", "--model", "tiny-random", "--port", "8123", "--max-batch", "4", "-q"]) == 0
+    assert isinstance(seen["app"], fastapi.FastAPI) and seen["port"] == 8123 and seen["host"] == "127.0.0.1"
+    paths = {r.path for r in seen["app"].routes}
+    assert {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health"} <= paths
+    assert main(["serve", "--model", "tiny-random", "--max-batch", "0", "-q"]) == 2  # one-line input error
