@@ -13,7 +13,7 @@ from importlib import import_module
 from typing import Any
 
 from .errors import (BackendError, GenerationError, GrammarError, InputError, SchemaError, StructDiffError,
-                     UnsatisfiableError)
+                     UnsatisfiableError, ValidatorError)
 
 __version__ = "0.1.0"
 
@@ -39,7 +39,7 @@ _LAZY = {
 }
 
 __all__ = ["StructDiffError", "SchemaError", "GrammarError", "UnsatisfiableError", "GenerationError",
-           "BackendError", "InputError", "__version__", *_LAZY]
+           "BackendError", "InputError", "ValidatorError", "__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

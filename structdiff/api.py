@@ -2,24 +2,42 @@
 
 Each one-shot function builds a ``Generator`` (compile once) and calls it; keep a
 ``Generator`` yourself to reuse a compiled constraint across prompts and batches.
+
+Arguments are checked here, at the edge, before any compiling or model work: wrong types and
+out-of-range values raise ``InputError`` naming the fix; ``LIMITS`` holds the upper bounds
+(raise one by assigning to it, e.g. ``structdiff.api.LIMITS["max_passes"] = 4096``).
+
+Threads: one model (and one ``Generator``) may be shared by threads that call these functions
+at once; each call has its own random generator and sampler state, compiled automata are
+read-only and their caches are locked.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import torch
 
-from .errors import GenerationError, InputError, StructDiffError
+from .errors import GenerationError, InputError, SchemaError, StructDiffError, ValidatorError, clip
 
-__all__ = ["generate", "generate_regex", "choice", "generate_json", "Generator", "GenerationResult",
-           "resolve_model", "encode_prompts", "make_generator"]
+__all__ = ["LIMITS", "GenerationResult", "Generator", "check_sampler_options", "choice", "encode_prompts",
+           "generate", "generate_json", "generate_regex", "make_generator", "resolve_model"]
 
 _DEFAULT_MODEL: dict[str, Any] = {}
 _LOCK = threading.Lock()
+
+# Upper bounds of the arguments (each a documented budget; assign a larger value to raise one).
+LIMITS = {
+    "max_tokens": 1 << 16,       # tokens per output
+    "max_passes": 1024,          # model passes per canvas (stability_threshold is at most this too)
+    "max_repair_rounds": 100,    # re-noise rounds for validator violations
+}
+SEED_BOUND = 1 << 64  # seeds are 0 <= seed < 2**64 (torch.Generator.manual_seed's range)
 
 
 def resolve_model(model: Any = None):
@@ -42,18 +60,24 @@ def encode_prompts(model, prompts: str | Sequence[str]) -> tuple[torch.Tensor, t
 
     Mixed lengths in a batch are left-padded with the pad token and masked out.
     """
+    from .constraints.edge import check_text
+
     batched = not isinstance(prompts, str)
+    if batched and not isinstance(prompts, (list, tuple)):
+        raise InputError(f"prompt must be a str or a list of str (a batch), got {type(prompts).__name__}"
+                         + (": a dict is not a batch; pass list(d.values())" if isinstance(prompts, Mapping) else ""))
     items = list(prompts) if batched else [prompts]
     if batched and not items:
         raise InputError("the batch of prompts is empty")
     tok = model.tokenizer
     encoded = []
     for i, p in enumerate(items):
+        which = f"prompt {i} of the batch" if batched else "the prompt"
         if not isinstance(p, str):
-            raise InputError(f"prompt {i} must be a str, got {type(p).__name__}")
+            raise InputError(f"{which} must be a str, got {type(p).__name__}")
         if not p.strip():
-            raise InputError("the prompt is empty: say what the output should contain" +
-                             (f" (prompt {i} of the batch)" if batched else ""))
+            raise InputError(f"{which} is empty: say what the output should contain")
+        check_text(p, which)
         encoded.append(tok.encode_prompt(p))
     width = max(len(e) for e in encoded)
     ids = torch.full((len(encoded), width), tok.pad_id, dtype=torch.long)
@@ -70,10 +94,76 @@ def make_generator(seed: int | None) -> torch.Generator:
     if seed is None:
         g.seed()
     elif isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
+        raise InputError(f"seed must be an int or None, got {type(seed).__name__} {clip(seed, 60)}")
+    elif not 0 <= seed < SEED_BOUND:
+        raise InputError(f"seed must be in 0 .. 2**64-1, got {clip(seed, 60)}: reduce it, e.g. seed % 2**64")
     else:
         g.manual_seed(seed)
     return g
+
+
+def _positive_int(name: str, v: Any, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise InputError(f"{name} must be an int in {lo} .. {hi:,}, got {clip(v, 60)}"
+                         + (f" (raise structdiff.api.LIMITS[{name!r}] for more)" if isinstance(v, int) and v > hi
+                            and name in LIMITS else ""))
+    return v
+
+
+def check_sampler_options(max_tokens: Any, options: Mapping[str, Any]) -> None:
+    """``InputError`` for a bad ``max_tokens`` or sampler option (unknown name, wrong type, out of range)."""
+    from .sampler import SamplerConfig
+
+    _positive_int("max_tokens", max_tokens, 1, LIMITS["max_tokens"])
+    known = {f.name for f in fields(SamplerConfig)} - {"max_tokens"}
+    for name, v in options.items():
+        if name not in known:
+            raise InputError(f"unknown option {name!r}; sampler options are {', '.join(sorted(known))} (the "
+                             f"canvas length is the model's: load_model('tiny-random', canvas_length=...))")
+        if name == "max_passes":
+            _positive_int(name, v, 1, LIMITS["max_passes"])
+        elif name == "stability_threshold":
+            _positive_int(name, v, 0, options.get("max_passes", SamplerConfig.max_passes))
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise InputError(f"{name} must be a finite number >= 0, got {clip(v, 60)}")
+
+
+def _check_output(comp: Any, text: str) -> list:
+    """The validators' violations of ``text``; their own failures become ``ValidatorError``."""
+    try:
+        bad = comp.check(text)
+    except StructDiffError:
+        raise
+    except RecursionError:
+        raise SchemaError(f"validating the output against {clip(repr(comp.constraint), 120)} recursed without end "
+                          f"(a $ref cycle on one value?): remove the cycle") from None
+    except Exception as e:  # user validator code: anything it raises is its failure
+        raise ValidatorError(f"a validator of {clip(repr(comp.constraint), 120)} raised {type(e).__name__}: "
+                             f"{clip(str(e))}; validators reject by returning Violation objects (pydantic "
+                             f"validators: by raising ValueError or AssertionError): fix the validator",
+                             original=e) from e
+    if not isinstance(bad, list) or not all(isinstance(getattr(v, "start", None), int) and
+                                             isinstance(getattr(v, "end", None), int) and
+                                             isinstance(getattr(v, "message", None), str) for v in bad):
+        raise ValidatorError(f"a validator of {clip(repr(comp.constraint), 120)} returned {clip(bad, 80)}; "
+                             f"check(text) must return a list of Violation(start, end, message)")
+    return bad
+
+
+def _parse_output(comp: Any, text: str, row: int) -> Any:
+    """``constraint.parse(text)`` of a validated output; a parse that now rejects it is a ``GenerationError``."""
+    try:
+        return comp.constraint.parse(text)
+    except StructDiffError:
+        raise
+    except ValueError as e:  # pydantic's ValidationError is a ValueError
+        raise GenerationError(f"row {row}: the validators accepted the output, then parsing it failed: "
+                              f"{clip(' '.join(str(e).split()))}; a validator that answers differently for the same "
+                              f"text (randomness, state, time) cannot be enforced: make it deterministic",
+                              last_output=text, messages=[clip(str(e))]) from None
+    except Exception as e:  # user parse/validator code
+        raise ValidatorError(f"row {row}: parsing the output raised {type(e).__name__}: {clip(str(e))}; fix the "
+                             f"validator or model code it runs", original=e) from e
 
 
 @dataclass
@@ -120,18 +210,16 @@ class Generator:
                  observers: Sequence[Any] = (), **sampler_options: Any):
         from .constraints import Constraint
         from .sampler import SamplerConfig
-
-        self.model = resolve_model(model)
-        self.config = SamplerConfig(max_tokens=max_tokens, **sampler_options)
-        if isinstance(max_repair_rounds, bool) or not isinstance(max_repair_rounds, int) or max_repair_rounds < 0:
-            raise InputError(f"max_repair_rounds must be an int >= 0, got {max_repair_rounds!r}")
-        self.max_repair_rounds = max_repair_rounds
         from .sampler.hooks import CanvasHook
 
+        check_sampler_options(max_tokens, sampler_options)
+        self.max_repair_rounds = _positive_int("max_repair_rounds", max_repair_rounds, 0, LIMITS["max_repair_rounds"])
+        if isinstance(observers, (str, bytes, Mapping)) or not hasattr(observers, "__iter__"):
+            raise InputError(f"observers must be a list of CanvasHook objects, got {type(observers).__name__}")
         self.observers = tuple(observers)
         for o in self.observers:
             if not isinstance(o, CanvasHook):
-                raise InputError(f"observer {o!r} must be a CanvasHook (override its observe(record) method)")
+                raise InputError(f"observer {clip(o, 60)} must be a CanvasHook (override its observe(record) method)")
         many = isinstance(constraint, (list, tuple))
         items = list(constraint) if many else [constraint]
         if not items:
@@ -139,6 +227,8 @@ class Generator:
         for c in items:
             if not isinstance(c, Constraint) and not callable(getattr(c, "compile", None)):
                 raise InputError(f"constraint must be a Constraint, got {type(c).__name__}")
+        self.model = resolve_model(model)
+        self.config = SamplerConfig(max_tokens=max_tokens, **sampler_options)
         dm = self.model
         self._per_row = many
         self.compiled = [c.compile(dm.tokenizer, canvas_length=dm.canvas_length, max_tokens=max_tokens)
@@ -164,17 +254,17 @@ class Generator:
                 comp, text = rows[b], texts[k]
                 if not comp.matches(text):
                     raise StructDiffError(f"row {b}: output does not match the constraint (internal invariant "
-                                          f"broken; please report): {text[:80]!r}")
-                bad = comp.check(text)
+                                          f"broken; please report): {clip(repr(text), 80)}")
+                bad = _check_output(comp, text)
                 if not bad:
                     stats[b]["repair_rounds"] = rounds
-                    results[b] = GenerationResult(text, comp.constraint.parse(text), stats[b])
+                    results[b] = GenerationResult(text, _parse_output(comp, text, b), stats[b])
                     continue
                 if rounds >= self.max_repair_rounds:
                     raise GenerationError(
                         f"row {b}: validators still reject the output after {rounds} repair rounds: "
-                        f"{bad[0].message}; raise max_repair_rounds or relax the constraint",
-                        last_output=text, messages=[v.message for v in bad])
+                        f"{clip(bad[0].message)}; raise max_repair_rounds or relax the constraint",
+                        last_output=text, messages=[clip(v.message) for v in bad])
                 from .constraints.repair import repair_pins
 
                 failed.append(b)
@@ -259,6 +349,7 @@ def generate(prompt: str | Sequence[str], model: Any = None, *, regex: str | Non
     """
     from .sampler import SamplerConfig, denoise
 
+    check_sampler_options(max_tokens, sampler_options)
     constraint = _constraint_from(regex, choices, grammar)
     if constraint is not None:
         res = Generator(model, constraint, max_tokens=max_tokens, **sampler_options)(prompt, seed=seed)
@@ -358,10 +449,15 @@ def generate_json(schema: Any, prompt: str | Sequence[str], model: Any = None, *
         The parsed value (dict/list/...), a validated model instance for a pydantic model, or a
         ``GenerationResult``; a list of those for a batch.
     """
-    from .constraints.json_schema import from_json_schema, from_pydantic
+    from .constraints import Constraint
 
+    if schema_options is not None and not isinstance(schema_options, Mapping):
+        raise InputError(f"schema_options must be a dict of Constraint.from_json_schema options, got "
+                         f"{type(schema_options).__name__}")
+    check_sampler_options(max_tokens, sampler_options)
     opts = dict(schema_options or {}, whitespace=whitespace)
-    constraint = from_pydantic(schema, **opts) if isinstance(schema, type) else from_json_schema(schema, **opts)
+    make = Constraint.from_pydantic if isinstance(schema, type) else Constraint.from_json_schema
+    constraint = make(schema, **opts)
     gen = Generator(model, constraint, max_tokens=max_tokens, max_repair_rounds=max_repair_rounds,
                     **sampler_options)
     res = gen(prompt, seed=seed)

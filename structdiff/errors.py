@@ -6,17 +6,30 @@ wrong and what to do about it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
-    "StructDiffError",
-    "SchemaError",
-    "GrammarError",
-    "UnsatisfiableError",
-    "GenerationError",
     "BackendError",
+    "GenerationError",
+    "GrammarError",
     "InputError",
+    "SchemaError",
+    "StructDiffError",
+    "UnsatisfiableError",
+    "ValidatorError",
+    "clip",
 ]
+
+MAX_QUOTE = 200  # characters of a rejected input or output quoted in a message
+
+
+def clip(value: object, limit: int = MAX_QUOTE) -> str:
+    """``repr``-style quote of ``value`` cut to ``limit`` characters (messages never quote whole inputs)."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit - 30]}... ({len(text)} characters)"
 
 
 class StructDiffError(Exception):
@@ -70,3 +83,16 @@ class BackendError(StructDiffError, RuntimeError):
     def __init__(self, message: str, *, cause: Any = None):
         super().__init__(message)
         self.cause = cause
+
+
+class ValidatorError(StructDiffError):
+    """User validator code failed: it raised something other than its documented "reject" signal.
+
+    A ``Validator.check`` rejects by returning ``Violation`` objects; a pydantic validator rejects by
+    raising ``ValueError`` or ``AssertionError``. Anything else it raises (or returns) is the user's
+    code failing, reported as this error; ``original`` is the exception it raised (also ``__cause__``).
+    """
+
+    def __init__(self, message: str, *, original: BaseException | None = None):
+        super().__init__(message)
+        self.original = original

@@ -9,27 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import SchemaError
 from .bytedfa import build_byte_dfa
+from .cache import FORMAT as _FORMAT
+from .cache import AutomatonMemo, cache_dir, load_file, store_file
 from .tokens import lift_to_classes, vocab_bytes
 
 __all__ = ["TokenAutomaton", "cache_dir", "compile_ir", "compile_regex"]
 
 log = logging.getLogger(__name__)
-_FORMAT = "structdiff-automaton-v2"  # v2: minimal byte DFAs
-_MEMO: dict[str, TokenAutomaton] = {}
-_ARRAYS = ("token_class", "members", "class_start", "e_src", "e_cls", "e_dst", "accept", "dist")
-
-
-def cache_dir() -> Path:
-    """``$STRUCTDIFF_CACHE_DIR`` or ``~/.cache/structdiff``."""
-    return Path(os.environ.get("STRUCTDIFF_CACHE_DIR") or Path.home() / ".cache" / "structdiff")
+_MEMO = AutomatonMemo()  # in-process LRU, bounded by bytes (automata.cache.MEMO_BYTES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -182,29 +175,18 @@ def compile_regex(pattern, tokenizer, *, use_cache: bool = True, builder: str = 
     if hit is not None:
         return hit
     path = cache_dir() / "automata" / f"{key}.npz"
+    auto = None
     if use_cache and path.is_file():
-        try:
-            with np.load(path) as z:
-                arrays = {name: z[name] for name in _ARRAYS}
-                eos_c, pad_c = (int(x) for x in z["specials"])
-            for a in arrays.values():
-                a.setflags(write=False)
-            auto = TokenAutomaton(key, **arrays, eos_class=eos_c, pad_class=pad_c)
-            _MEMO[key] = auto
-            return auto
-        except Exception as exc:  # noqa: BLE001 - a broken cache file is rebuilt
-            log.warning("ignoring unreadable cache file %s: %s", path, exc)
-    dfa = build() if build is not None else build_byte_dfa(pattern, builder)
-    token_class, class_maps = lift_to_classes(dfa, vocab_bytes(tokenizer))
-    auto = _assemble(key, dfa, token_class, class_maps, tokenizer.pad_id, tokenizer.eos_id)
-    if use_cache:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-            np.savez(tmp, **{n: getattr(auto, n) for n in _ARRAYS},
-                     specials=np.array([auto.eos_class, auto.pad_class]))
-            os.replace(tmp, path)
-        except OSError as exc:
-            log.warning("cannot write cache file %s: %s", path, exc)
-    _MEMO[key] = auto
+        auto = load_file(path, key, tokenizer, _from_arrays)
+    if auto is None:
+        dfa = build() if build is not None else build_byte_dfa(pattern, builder)
+        token_class, class_maps = lift_to_classes(dfa, vocab_bytes(tokenizer))
+        auto = _assemble(key, dfa, token_class, class_maps, tokenizer.pad_id, tokenizer.eos_id)
+        if use_cache:
+            store_file(path, auto, tokenizer)
+    _MEMO.put(key, auto)
     return auto
+
+
+def _from_arrays(key: str, arrays: dict, eos_class: int, pad_class: int) -> TokenAutomaton:
+    return TokenAutomaton(key, **arrays, eos_class=eos_class, pad_class=pad_class)

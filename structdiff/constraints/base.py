@@ -67,28 +67,40 @@ class Constraint:
     @classmethod
     def from_regex(cls, pattern: str, *, validators: Iterable[Validator] = ()) -> "RegexConstraint":
         """The whole output matches ``pattern`` (Rust/outlines-core regex syntax)."""
+        from .edge import check_text
+
+        if isinstance(pattern, str):
+            check_text(pattern, "the regex", SchemaError, pointer=True)
         return RegexConstraint(pattern, validators=validators)
 
     @classmethod
     def from_choices(cls, options: Sequence[str]) -> "RegexConstraint":
         """The output is exactly one of ``options``."""
+        from .edge import check_text
         from .regex import ChoiceConstraint
 
+        if isinstance(options, (list, tuple)):
+            for i, o in enumerate(options):
+                if isinstance(o, str):
+                    check_text(o, f"choice {i}")
         return ChoiceConstraint(options)
 
     @classmethod
     def from_json_schema(cls, schema: Any, **kw: Any) -> "Constraint":
         """A JSON value valid under ``schema`` (dict or JSON string)."""
         from . import json_schema
+        from .edge import check_json_schema, check_options
 
-        return json_schema.from_json_schema(schema, **kw)
+        schema = check_json_schema(schema)
+        return check_options(json_schema.from_json_schema, schema, kw)
 
     @classmethod
     def from_pydantic(cls, model: Any, **kw: Any) -> "Constraint":
         """A JSON object that validates as the pydantic ``model`` (parse returns an instance)."""
         from . import json_schema
+        from .edge import check_options
 
-        return json_schema.from_pydantic(model, **kw)
+        return check_options(json_schema.from_pydantic, model, kw)
 
     @classmethod
     def from_lark(cls, grammar: str, start: str = "start", **kw: Any) -> "Constraint":
@@ -171,8 +183,9 @@ class RegexConstraint(Constraint):
         """
         from ..automata import compile_regex
 
-        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
-            raise InputError(f"max_tokens must be a positive int, got {max_tokens!r}")
+        for name, v in (("max_tokens", max_tokens), ("canvas_length", canvas_length)):
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise InputError(f"{name} must be a positive int, got {v!r}")
         auto = compile_regex(self._pattern, tokenizer, builder=self.dfa_builder)
         need = int(auto.dist[0])
         if need > max_tokens:

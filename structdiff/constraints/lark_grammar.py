@@ -44,8 +44,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import GenerationError, GrammarError, InputError
+from ..errors import GenerationError, GrammarError, InputError, clip
 from .base import RegexConstraint, Validator, Violation
+from .edge import check_text
 from .lark_unroll import GrammarRules, PatternTooLarge, unroll
 
 __all__ = ["AUTO_PATTERN_CHARS", "MAX_AUTO_DEPTH", "LarkConstraint", "LarkParseValidator", "from_lark"]
@@ -68,15 +69,35 @@ def _resolve(grammar: Any) -> tuple[str, str, list[str]]:
     text = str(grammar)
     if isinstance(grammar, str) and text in grammars.names():
         return grammars.load(text), text, [str(grammars.GRAMMAR_DIR)]
-    if isinstance(grammar, Path) or ("\n" not in text and (text.endswith(".lark") or Path(text).is_file())):
+    if isinstance(grammar, Path) or _names_file(text):
         path = Path(text)
-        if not path.is_file():
-            raise GrammarError(f"grammar file {text!r} not found")
-        return path.read_text(encoding="utf-8"), path.name, [str(path.resolve().parent)]
+        if not _is_file(path):
+            raise GrammarError(f"grammar file {clip(text, 120)!r} not found (a one-line argument ending in .lark "
+                               f"is read as a path; pass grammar text with a rule such as 'start: ...')")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise GrammarError(f"cannot read grammar file {clip(str(path), 120)!r}: {e}") from None
+        return text, path.name, [str(path.resolve().parent)]
+    check_text(text, "the grammar text", GrammarError)
     if ":" not in text and re.fullmatch(r"[\w.-]+", text.strip()):
         raise GrammarError(f"no shipped grammar named {text!r}; shipped: {', '.join(grammars.names())} "
                            f"(or pass Lark grammar text or a path to a .lark file)")
     return text, "<grammar>", []
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # name too long, NUL byte, ...
+        return False
+
+
+def _names_file(text: str) -> bool:
+    """A grammar argument is a path when it is one line ending in ``.lark`` or names an existing file."""
+    if "\n" in text or len(text) > 4096:
+        return False
+    return text.strip().endswith(".lark") or _is_file(Path(text))
 
 
 def _rule_names(text: str) -> list[str]:
@@ -104,6 +125,14 @@ def _grammar_error(exc: Exception, text: str, start: str) -> GrammarError:
                         line > 0 else None, column=column if line and line > 0 else None)
 
 
+def _regex_errors() -> tuple:
+    try:
+        import regex
+    except ImportError:
+        return (re.error,)
+    return (re.error, regex.error)
+
+
 def build_parser(text: str, start: str, import_paths: list[str]):
     """The Lark object of a grammar (Earley, dynamic lexer: Lark's defaults); GrammarError on a bad grammar."""
     from lark import Lark
@@ -115,6 +144,17 @@ def build_parser(text: str, start: str, import_paths: list[str]):
         return Lark(text, start=start, parser="earley", lexer="dynamic", import_paths=import_paths)
     except LarkError as exc:
         raise _grammar_error(exc, text, start) from None
+    except (FileNotFoundError, ModuleNotFoundError) as exc:  # %import of a grammar that is nowhere
+        where = f" (searched: {', '.join(import_paths)} and Lark's own grammars)" if import_paths else ""
+        raise GrammarError(f"invalid Lark grammar: %import cannot find {clip(getattr(exc, 'filename', None) or exc, 120)}"
+                           f"{where}; import from lark's common grammar (%import common.NUMBER) or pass the grammar "
+                           f"as a .lark file beside the one it imports") from None
+    except RecursionError:
+        raise GrammarError("invalid Lark grammar: it nests too deeply for Lark's grammar parser; flatten nested "
+                           "groups into named rules") from None
+    except _regex_errors() as exc:  # Lark lets the regex module's errors on terminal patterns through
+        raise GrammarError(f"invalid Lark grammar: a terminal's regex does not compile: {clip(str(exc), 160)}; "
+                           f"fix the /.../ pattern") from None
 
 
 class LarkParseValidator:
@@ -186,7 +226,14 @@ class LarkConstraint(RegexConstraint):
         except KeyError as exc:
             raise GrammarError(f"terminal {exc.args[0]} has no pattern (declared with %declare?): a constraint "
                                f"needs every terminal defined by a string or regex") from None
-        pattern, self.depth, self.recursive = _choose_depth(rules, start, depth, self.grammar_name)
+        try:
+            pattern, self.depth, self.recursive = _choose_depth(rules, start, depth, self.grammar_name)
+        except KeyError as exc:
+            raise GrammarError(f"terminal {exc.args[0]} has no pattern (declared with %declare?): a constraint "
+                               f"needs every terminal defined by a string or regex") from None
+        except RecursionError:
+            raise GrammarError(f"grammar {self.grammar_name!r}: its rules nest too deeply to translate; lower depth "
+                               f"or flatten the nesting into loops (`item (sep item)*`)") from None
         digest = hashlib.sha256(f"{text}\0{start}".encode()).hexdigest()[:16]
         parse_check = LarkParseValidator(self.lark, f"lark:{self.grammar_name}:{digest}")
         super().__init__(pattern, validators=(parse_check, *validators))
