@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from .errors import GenerationError, InputError, SchemaError, StructDiffError, ValidatorError, clip
+from .limits import LIMITS, SEED_BOUND, check_int
 
 __all__ = ["LIMITS", "GenerationResult", "Generator", "check_sampler_options", "choice", "encode_prompts",
            "generate", "generate_json", "generate_regex", "make_generator", "resolve_model"]
@@ -31,13 +32,6 @@ __all__ = ["LIMITS", "GenerationResult", "Generator", "check_sampler_options", "
 _DEFAULT_MODEL: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
-# Upper bounds of the arguments (each a documented budget; assign a larger value to raise one).
-LIMITS = {
-    "max_tokens": 1 << 16,       # tokens per output
-    "max_passes": 1024,          # model passes per canvas (stability_threshold is at most this too)
-    "max_repair_rounds": 100,    # re-noise rounds for validator violations
-}
-SEED_BOUND = 1 << 64  # seeds are 0 <= seed < 2**64 (torch.Generator.manual_seed's range)
 
 
 def resolve_model(model: Any = None):
@@ -102,28 +96,20 @@ def make_generator(seed: int | None) -> torch.Generator:
     return g
 
 
-def _positive_int(name: str, v: Any, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise InputError(f"{name} must be an int in {lo} .. {hi:,}, got {clip(v, 60)}"
-                         + (f" (raise structdiff.api.LIMITS[{name!r}] for more)" if isinstance(v, int) and v > hi
-                            and name in LIMITS else ""))
-    return v
-
-
 def check_sampler_options(max_tokens: Any, options: Mapping[str, Any]) -> None:
     """``InputError`` for a bad ``max_tokens`` or sampler option (unknown name, wrong type, out of range)."""
     from .sampler import SamplerConfig
 
-    _positive_int("max_tokens", max_tokens, 1, LIMITS["max_tokens"])
+    check_int("max_tokens", max_tokens, 1, LIMITS["max_tokens"])
     known = {f.name for f in fields(SamplerConfig)} - {"max_tokens"}
     for name, v in options.items():
         if name not in known:
             raise InputError(f"unknown option {name!r}; sampler options are {', '.join(sorted(known))} (the "
                              f"canvas length is the model's: load_model('tiny-random', canvas_length=...))")
         if name == "max_passes":
-            _positive_int(name, v, 1, LIMITS["max_passes"])
+            check_int(name, v, 1, LIMITS["max_passes"])
         elif name == "stability_threshold":
-            _positive_int(name, v, 0, options.get("max_passes", SamplerConfig.max_passes))
+            check_int(name, v, 0, options.get("max_passes", SamplerConfig.max_passes))
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise InputError(f"{name} must be a finite number >= 0, got {clip(v, 60)}")
 
@@ -213,7 +199,7 @@ class Generator:
         from .sampler.hooks import CanvasHook
 
         check_sampler_options(max_tokens, sampler_options)
-        self.max_repair_rounds = _positive_int("max_repair_rounds", max_repair_rounds, 0, LIMITS["max_repair_rounds"])
+        self.max_repair_rounds = check_int("max_repair_rounds", max_repair_rounds, 0, LIMITS["max_repair_rounds"])
         if isinstance(observers, (str, bytes, Mapping)) or not hasattr(observers, "__iter__"):
             raise InputError(f"observers must be a list of CanvasHook objects, got {type(observers).__name__}")
         self.observers = tuple(observers)

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 __all__ = ["build_parser", "main"]
 
@@ -115,8 +116,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _error_line(exc: BaseException) -> str:
-    msg = " ".join(str(exc).split()) or type(exc).__name__
+    from ..errors import clip
+
+    msg = clip(" ".join(str(exc).split()), 600) or type(exc).__name__
     return f"structdiff: error: {msg}"
+
+
+_TEXT_ARGS = ("prompt", "pattern", "schema", "grammar", "puzzle", "start")
+
+
+def _check_utf8(args: argparse.Namespace) -> None:
+    """Arguments that become text (not paths) must be valid UTF-8 (Python keeps bad bytes as surrogates)."""
+    from ..errors import InputError
+
+    for name in _TEXT_ARGS:
+        value = getattr(args, name, None)
+        if not isinstance(value, str):
+            continue
+        bad = next((i for i, ch in enumerate(value) if 0xD800 <= ord(ch) <= 0xDFFF), None)
+        if bad is None:
+            continue
+        code = ord(value[bad])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        if name in ("schema", "grammar", "puzzle") and _exists(value):
+            continue  # a file whose name is not UTF-8 is still a file
+        raise InputError(f"{name.upper()} is not valid UTF-8 ({what} at character {bad}): pass UTF-8 text "
+                         f"(check the terminal's locale, or put the text in a file)")
+
+
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,6 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import GrammarError, InputError, SchemaError, StructDiffError
 
     try:
+        _check_utf8(args)
         return args.func(args)
     except KeyboardInterrupt:
         if debug:

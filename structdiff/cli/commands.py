@@ -51,6 +51,24 @@ def _seed(args) -> int:
     return args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
 
 
+def check_run_options(args, n_prompts: int = 1) -> None:
+    """``--seed/--max-tokens/--max-passes/--repair-rounds/--trace`` checked before the model loads."""
+    from ..limits import LIMITS, SEED_BOUND, check_int
+
+    if args.seed is not None and not 0 <= args.seed <= SEED_BOUND - n_prompts:
+        raise InputError(f"--seed must be in 0 .. 2**64-{n_prompts} (prompt i uses SEED+i), got {args.seed}")
+    check_int("--max-tokens", args.max_tokens, 1, LIMITS["max_tokens"])
+    if args.max_passes is not None:
+        check_int("--max-passes", args.max_passes, 1, LIMITS["max_passes"])
+    rounds = getattr(args, "repair_rounds", 0)
+    if not 0 <= rounds <= LIMITS["max_repair_rounds"]:
+        raise InputError(f"--repair-rounds must be in 0 .. {LIMITS['max_repair_rounds']}, got {rounds}")
+    if args.trace:
+        from .trace import check_trace_path
+
+        check_trace_path(args.trace)
+
+
 class _Observers:
     """The observer hooks a command asked for (``--watch``, ``--trace``) and their closing."""
 
@@ -120,16 +138,21 @@ def read_prompts(args) -> list[str]:
     prompts = [line for line in text.splitlines() if line.strip()]
     if not prompts:
         raise InputError(f"no prompts in {args.prompts!r}: write one prompt per line")
+    from ..constraints.edge import check_text
+
+    for i, p in enumerate(prompts):
+        check_text(p, f"prompt {i + 1} of {args.prompts!r}")
     return prompts
 
 
 def _run_constraint(args, constraint: Any, command: str, to_stdout) -> int:
     """Compile ``constraint``, generate for each prompt, print ``to_stdout(result)`` (one line each)."""
+    prompts = read_prompts(args)
+    check_run_options(args, len(prompts))
     from ..api import Generator
     from ..sampler import SamplerConfig
     from .watch import batch_progress
 
-    prompts = read_prompts(args)
     dm = load_cli_model(args)
     seed = _seed(args)
     max_passes = args.max_passes or SamplerConfig.max_passes
@@ -194,7 +217,21 @@ def cmd_regex(args) -> int:
     """``structdiff regex PATTERN PROMPT``: text whose whole matches the pattern."""
     from ..constraints import Constraint
 
-    return _run_constraint(args, Constraint.from_regex(args.pattern), "regex", lambda r: r.text)
+    constraint = Constraint.from_regex(args.pattern)
+    precheck_regex(args.pattern)
+    return _run_constraint(args, constraint, "regex", lambda r: r.text)
+
+
+def precheck_regex(pattern: str) -> None:
+    """Syntax errors of a regex before the model loads (the byte DFA needs no tokenizer)."""
+    try:
+        from ..automata.regex_parse import parse_regex
+    except ImportError:  # before the regex IR: build the byte DFA, which the compile then does again
+        from ..automata import build_byte_dfa
+
+        build_byte_dfa(pattern)
+    else:
+        parse_regex(pattern)
 
 
 def cmd_sudoku(args) -> int:
@@ -206,6 +243,7 @@ def cmd_sudoku(args) -> int:
 
     puzzle = read_puzzle(args.puzzle)
     grid, _ = validate_puzzle(puzzle, allow_multiple=args.allow_multiple)  # bad puzzles fail before the model loads
+    check_run_options(args)
     dm = load_cli_model(args)
     seed = _seed(args)
     max_passes = args.max_passes or SamplerConfig.max_passes

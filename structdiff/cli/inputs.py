@@ -30,6 +30,20 @@ def read_text(path: Path, what: str) -> str:
         raise InputError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # name too long, NUL byte
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def import_pydantic(spec: str) -> type:
     """``package.module:Class`` or ``path/to/file.py:Class`` -> the pydantic model class.
 
@@ -82,13 +96,17 @@ def load_schema(spec: str) -> tuple[Any, str]:
             return json.loads(text), "schema"
         except json.JSONDecodeError as e:
             raise InputError(f"the inline schema is not JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
+        except RecursionError:
+            raise InputError("the inline schema nests too deeply to parse: flatten it with $defs") from None
     path = Path(spec)
-    if path.is_file():
+    if _is_file(path):
         try:
             return json.loads(read_text(path, "the schema file")), "schema"
         except json.JSONDecodeError as e:
             raise InputError(f"{spec}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})") from None
-    if path.is_dir():
+        except RecursionError:
+            raise InputError(f"{spec}: the schema nests too deeply to parse: flatten it with $defs") from None
+    if _is_dir(path):
         raise InputError(f"{spec!r} is a folder; give a JSON Schema file")
     if _MODULE_CLASS.match(spec) and not spec.lower().endswith(".json"):
         return import_pydantic(spec), "pydantic"
@@ -101,7 +119,7 @@ def resolve_grammar(spec: str) -> str | Path:
     import grammars
 
     path = Path(spec)
-    if path.is_file():
+    if _is_file(path):
         read_text(path, "the grammar file")  # readable, UTF-8
         return path
     if spec in grammars.names():
@@ -115,7 +133,7 @@ def resolve_grammar(spec: str) -> str | Path:
 def read_puzzle(spec: str) -> str:
     """PUZZLE argument -> the puzzle string: itself, or a file's cells (whitespace and ``|+-`` dropped)."""
     path = Path(spec)
-    if path.is_file():
+    if _is_file(path):
         text = read_text(path, "the puzzle file")
         cells = "".join(ch for ch in text if not ch.isspace() and ch not in "|+-")
         if not cells:

@@ -23,7 +23,7 @@ from typing import IO, Any
 from ..errors import InputError
 from ..sampler.hooks import CanvasHook, PassRecord
 
-__all__ = ["TRACE_FORMAT", "TraceWriter", "jsonable", "read_trace"]
+__all__ = ["TRACE_FORMAT", "TraceWriter", "check_trace_path", "jsonable", "read_trace"]
 
 TRACE_FORMAT = 1
 
@@ -42,6 +42,20 @@ def jsonable(value: Any) -> Any:
     if callable(tolist):
         return jsonable(tolist())
     return str(value)
+
+
+def check_trace_path(path: str | Path) -> None:
+    """``InputError`` unless ``path`` can be written as a trace (checked before the model loads)."""
+    import os
+
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise InputError(f"--trace {str(p)!r} is a folder; give a file name such as run.jsonl")
+    if not parent.is_dir():
+        raise InputError(f"--trace {str(p)!r}: the folder {str(parent)!r} does not exist")
+    if not os.access(p if p.exists() else parent, os.W_OK):
+        raise InputError(f"--trace {str(p)!r} is not writable")
 
 
 class TraceWriter(CanvasHook):
@@ -64,11 +78,28 @@ class TraceWriter(CanvasHook):
         self.run = -1
         self.passes = 0
         self._write({"kind": "header", "format": TRACE_FORMAT, **(header or {})})
+        try:
+            self._file.flush()  # a full disk or a broken device fails here, before any pass runs
+        except OSError as e:
+            self._abandon()
+            raise InputError(f"cannot write the trace file {str(self.path)!r}: {e.strerror or e}") from None
 
     def _write(self, obj: dict) -> None:
         if self._file is None:
             raise InputError(f"the trace {str(self.path)!r} is already closed")
-        self._file.write(json.dumps(jsonable(obj), ensure_ascii=False, separators=(",", ":")) + "\n")
+        try:
+            self._file.write(json.dumps(jsonable(obj), ensure_ascii=False, separators=(",", ":")) + "\n")
+        except OSError as e:
+            self._abandon()
+            raise InputError(f"cannot write the trace file {str(self.path)!r}: {e.strerror or e}") from None
+
+    def _abandon(self) -> None:
+        """Close the file after a write error, ignoring the errors of flushing what is left."""
+        f, self._file = self._file, None
+        try:
+            f.close()
+        except OSError:
+            pass
 
     def observe(self, record: PassRecord) -> None:
         """Append one pass line."""
@@ -91,7 +122,11 @@ class TraceWriter(CanvasHook):
             return
         if result is not None:
             self._write(result)
-        self._file.close()
+        try:
+            self._file.close()
+        except OSError as e:
+            self._file = None
+            raise InputError(f"cannot write the trace file {str(self.path)!r}: {e.strerror or e}") from None
         self._file = None
 
 
