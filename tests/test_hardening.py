@@ -20,8 +20,15 @@ from structdiff.automata import automaton, compile_regex
 from structdiff.automata.cache import AutomatonMemo, load_file
 from structdiff.constraints import Constraint
 from structdiff.constraints.edge import MAX_SCHEMA_NESTING, check_json_schema
-from structdiff.errors import (GenerationError, GrammarError, InputError, SchemaError, StructDiffError,
-                               ValidatorError, clip)
+from structdiff.errors import (
+    GenerationError,
+    GrammarError,
+    InputError,
+    SchemaError,
+    StructDiffError,
+    ValidatorError,
+    clip,
+)
 
 K = {"canvas_length": 64, "max_tokens": 128}
 
@@ -448,6 +455,6 @@ def test_cli_trace_to_a_full_disk(capsys, tiny_model, monkeypatch):
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
     monkeypatch.setitem(commands._MODELS, ("tiny-random", "cpu", None), tiny_model)
-    rc, out, err = _cli(capsys, "regex", "[ab]", "x", "--trace", "/dev/full", "--model", "tiny-random",
+    rc, _, err = _cli(capsys, "regex", "[ab]", "x", "--trace", "/dev/full", "--model", "tiny-random",
                         "--max-tokens", "4", "--max-passes", "2", "-q")
     assert rc == 2 and "cannot write the trace file '/dev/full'" in err and "OSError" not in err
