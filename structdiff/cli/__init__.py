@@ -19,9 +19,21 @@ __all__ = ["build_parser", "main"]
 EXIT_FAILURE, EXIT_INPUT, EXIT_INTERRUPTED = 1, 2, 130
 
 
+def _printable(text: str) -> str:
+    """``text`` with characters the terminal cannot take (surrogates from invalid UTF-8 argv) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors can quote invalid UTF-8 arguments without failing."""
+
+    def _print_message(self, message, file=None):
+        super()._print_message(_printable(message) if message else message, file)
+
+
 def _common() -> argparse.ArgumentParser:
     """Options every generating subcommand takes (accepted before or after the positionals)."""
-    p = argparse.ArgumentParser(add_help=False)
+    p = _Parser(add_help=False)
     g = p.add_argument_group("model and sampling")
     g.add_argument("--model", default=None, help="model name or path: a local checkpoint folder, "
                    "google/diffusiongemma-26B-A4B-it, tiny-random (default: the shipped small model)")
@@ -51,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``structdiff``."""
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="structdiff", description="Structured output, valid by construction, from diffusion language models.",
         epilog="Examples: structdiff json person.json 'Alice, 31' · structdiff grammar arithmetic 'two plus three' "
                "· structdiff regex '[0-9]{3}-[0-9]{4}' 'a phone number' · structdiff sudoku puzzle.txt --watch")
@@ -119,7 +131,7 @@ def _error_line(exc: BaseException) -> str:
     from ..errors import clip
 
     msg = clip(" ".join(str(exc).split()), 600) or type(exc).__name__
-    return f"structdiff: error: {msg}"
+    return _printable(f"structdiff: error: {msg}")
 
 
 _TEXT_ARGS = ("prompt", "pattern", "schema", "grammar", "puzzle", "start")
