@@ -160,9 +160,10 @@ def test_json_schema_response_validates_with_formats(client):
     assert ext["constraint"] == "json_schema" and len(ext["choices"]) == 2
     assert all(c["passes"] >= 1 and c["repair_rounds"] >= 0 and c["seconds"] > 0 for c in ext["choices"])
     assert r.usage.completion_tokens > 0 and r.usage.prompt_tokens > 0
-    again = _chat(client, max_tokens=64, seed=3, response_format={"type": "json_schema", "json_schema": {
+    again = _chat(client, max_tokens=64, seed=3, user="u1", response_format={"type": "json_schema", "json_schema": {
         "name": "person", "schema": PERSON}})
     assert again.model_extra["structdiff"]["compile"]["cached"] is True
+    assert again.model_extra["structdiff"]["ignored_fields"] == ["user"]
     assert again.choices[0].message.content == r.choices[0].message.content  # same seed, same output
 
 
@@ -327,27 +328,36 @@ def test_concurrent_requests_share_passes_and_match_their_solo_output(client, se
     assert health["active_rows"] == 0 and health["queued_rows"] == 0
 
 
-@pytest.mark.tier1
-def test_client_that_disconnects_frees_its_row(server):
-    import http.client
-
-    conn = http.client.HTTPConnection("127.0.0.1", int(server.rsplit(":", 1)[1]), timeout=60)
-    body = {"model": MODEL, "messages": [{"role": "user", "content": "long"}], "max_tokens": 32 * 12,
-            "stream": True, "seed": 1}
-    conn.request("POST", "/v1/chat/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
-    resp = conn.getresponse()
-    assert resp.status == 200
-    assert resp.readline().startswith(b"data: ")  # the stream has begun
-    conn.sock.shutdown(socket.SHUT_RDWR)
-    conn.close()
+def _wait_idle(server, limit=30.0) -> dict:
     t0 = time.time()
-    while time.time() - t0 < 30:
+    while True:
         h = _get(server + "/health")
-        if h["active_rows"] == 0 and h["queued_rows"] == 0:
-            break
+        if (h["active_rows"] == 0 and h["queued_rows"] == 0) or time.time() - t0 > limit:
+            return h
         time.sleep(0.1)
+
+
+@pytest.mark.tier1
+@pytest.mark.parametrize("stream", [True, False])
+def test_client_that_disconnects_frees_its_row(server, stream):
+    port = int(server.rsplit(":", 1)[1])
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "long"}], "max_tokens": 32 * 12,
+                       "stream": stream, "seed": 1}).encode()
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    if stream:
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")  # the stream has begun
+    else:
+        t0 = time.time()
+        while _get(server + "/health")["active_rows"] == 0 and time.time() - t0 < 30:
+            time.sleep(0.05)  # the row is in the batch
+    before = _get(server + "/health")["rows_run"]
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    h = _wait_idle(server)
     assert h["active_rows"] == 0 and h["queued_rows"] == 0
-    assert time.time() - t0 < 30
+    assert h["rows_run"] - before < 11  # it left long before its 12 blocks were done
 
 
 def test_serve_verb_wires_the_model_into_uvicorn(monkeypatch):
