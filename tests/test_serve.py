@@ -131,6 +131,33 @@ def test_output_spec_refuses_conflicts_and_locates_tool_errors():
     assert grammar.payload.endswith("\n")  # client text is never read as a path on the server
 
 
+def test_chat_prompts_use_the_template_with_tools_or_plain_turns():
+    from transformers import PreTrainedTokenizerFast
+
+    from structdiff.backend import Tokenizer, build_tiny_tokenizer
+    from structdiff.serve.prompts import chat_prompt_ids
+    from structdiff.serve.protocol import ChatMessage, Tool
+
+    base = build_tiny_tokenizer()
+    msgs = [ChatMessage(role="system", content="be brief"),
+            ChatMessage(role="user", content=[{"type": "text", "text": "weather"}, {"type": "text", "text": "?"}])]
+    tools = [Tool(**TOOLS[0])]
+    # no template (tiny/shipped model): a lone user turn is exactly encode_prompt; more turns are labelled text
+    assert chat_prompt_ids(base, msgs[1:], None) == base.encode_prompt("weather?")
+    plain = base.decode(chat_prompt_ids(base, msgs, tools))
+    assert "System: be brief" in plain and "User: weather?" in plain and "get_weather" in plain
+    assert plain.endswith("Assistant:")
+    hf = PreTrainedTokenizerFast(tokenizer_object=base.backend, eos_token="<eos>", pad_token="<pad>",
+                                 bos_token="<bos>")
+    hf.chat_template = ("{% for t in tools or [] %}[tool {{ t['function']['name'] }}]{% endfor %}"
+                        "{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}<end_of_turn>\n"
+                        "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
+    text = hf.decode(chat_prompt_ids(Tokenizer.from_transformers(hf), msgs, tools))
+    assert text.startswith("[tool get_weather]<start_of_turn>system\nbe brief") and text.endswith("model\n")
+    with pytest.raises(ApiError, match="not supported"):
+        chat_prompt_ids(base, [ChatMessage(role="user", content=[{"type": "image_url", "image_url": {}}])], None)
+
+
 # -- tier 1: the running server -----------------------------------------------------------------
 
 @pytest.mark.tier1
@@ -272,6 +299,8 @@ def test_vllm_structured_output_extras(client):
     ({"guided_regex": "a", "guided_choice": ["a"]}, 400, "invalid_value", "guided_choice", "give one"),
     ({"messages": []}, 400, "invalid_value", "messages", "messages"),
     ({"temperature": 5}, 400, "invalid_value", "temperature", "temperature"),
+    ({"seed": 2**70}, 400, "invalid_value", "seed", "seed"),
+    ({"n": 17}, 400, "invalid_value", "n", "n"),
     ({"max_tokens": 32, "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {
         "type": "array", "items": {"enum": [1, 2]}, "minItems": 3, "maxItems": 3, "uniqueItems": True}}}},
      422, "repair_rounds_exhausted", None, "uniqueItems"),

@@ -154,7 +154,7 @@ class _Common(_Model):
     max_tokens: int | None = Field(default=None, ge=1)
     temperature: float | None = Field(default=None, ge=0, le=2)
     n: int = Field(default=1, ge=1, le=MAX_N)
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # int64, as vLLM
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     response_format: ResponseFormat | None = None
