@@ -17,11 +17,11 @@ fastapi = pytest.importorskip("fastapi", reason="the server needs structdiff[ser
 uvicorn = pytest.importorskip("uvicorn", reason="the server needs structdiff[serve]")
 openai = pytest.importorskip("openai", reason="the server tests use the openai client (structdiff[dev])")
 
-import jsonschema  # noqa: E402
+import jsonschema
 
-from structdiff.serve.protocol import ApiError, ChatRequest  # noqa: E402
-from structdiff.serve.spec import output_spec  # noqa: E402
-from structdiff.serve.tools import tool_envelope  # noqa: E402
+from structdiff.serve.protocol import ApiError, ChatRequest
+from structdiff.serve.spec import output_spec
+from structdiff.serve.tools import tool_envelope
 
 MODEL = "tiny"
 PERSON = {"type": "object", "properties": {
@@ -58,7 +58,7 @@ def server():
     from structdiff.serve.command import load_app
 
     dm = load_model("tiny-random", canvas_length=32, seed=0)
-    app, state = load_app(dm, served_name=MODEL, max_batch=8, max_passes=2, max_tokens=32, max_repair_rounds=1)
+    app, _ = load_app(dm, served_name=MODEL, max_batch=8, max_passes=2, max_tokens=32, max_repair_rounds=1)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     th = threading.Thread(target=srv.run, daemon=True)
