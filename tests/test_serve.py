@@ -318,6 +318,9 @@ def test_bad_requests_get_openai_errors(server, body, status, code, param, fragm
 def test_invalid_json_body_and_client_exceptions(server, client):
     got, err = _post_raw(server + "/v1/chat/completions", b"{not json")
     assert got == 400 and err["error"]["code"] == "invalid_json"
+    got, err = _post_raw(server + "/v1/chat/completions", b'{"model": "tiny", "messages": [{"role": "user", '
+                                                          b'"content": "a \\ud800 b"}]}')
+    assert got == 400 and err["error"]["param"] == "messages[0].content" and "surrogate" in err["error"]["message"]
     with pytest.raises(openai.BadRequestError):
         _chat(client, max_tokens=4, extra_body={"guided_json": {"type": "string", "minLength": 300}})
 

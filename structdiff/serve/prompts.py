@@ -13,6 +13,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ..constraints.edge import check_text
+from ..errors import InputError
 from .protocol import ApiError, ChatMessage, Tool
 
 __all__ = ["chat_prompt_ids", "completion_prompt_ids"]
@@ -29,6 +31,13 @@ def _as_dict(m: ChatMessage) -> dict:
     if m.name:
         d["name"] = m.name
     return d
+
+
+def _check_text(text: str, param: str) -> None:
+    try:
+        check_text(text, param)
+    except InputError as e:
+        raise ApiError(400, str(e), param=param, code="invalid_value") from None
 
 
 def _plain_turns(messages: Sequence[dict], tools: Sequence[dict]) -> str:
@@ -51,6 +60,8 @@ def _plain_turns(messages: Sequence[dict], tools: Sequence[dict]) -> str:
 def chat_prompt_ids(tokenizer: Any, messages: Sequence[ChatMessage], tools: Sequence[Tool] | None) -> list[int]:
     """Prompt ids of a conversation (tools listed when given)."""
     msgs = [_as_dict(m) for m in messages]
+    for i, m in enumerate(msgs):
+        _check_text(m["content"], f"messages[{i}].content")
     if not any(m["content"].strip() for m in msgs):
         raise ApiError(400, "every message is empty: say what the answer should contain", param="messages",
                        code="invalid_value")
@@ -64,7 +75,9 @@ def chat_prompt_ids(tokenizer: Any, messages: Sequence[ChatMessage], tools: Sequ
 
 def completion_prompt_ids(tokenizer: Any, prompt: str, index: int | None) -> list[int]:
     """Prompt ids of a ``/v1/completions`` prompt: the raw text after BOS (no chat template)."""
+    param = "prompt" if index is None else f"prompt[{index}]"
     if not prompt.strip():
-        raise ApiError(400, "the prompt is empty: say what the output should contain",
-                       param="prompt" if index is None else f"prompt[{index}]", code="invalid_value")
+        raise ApiError(400, "the prompt is empty: say what the output should contain", param=param,
+                       code="invalid_value")
+    _check_text(prompt, param)
     return tokenizer.encode(prompt, add_bos=True)
