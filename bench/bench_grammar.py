@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_hook import VOCAB, checked_hook_pass, timed, unconstrained_step
 
-import grammars
+from structdiff import grammars
 from structdiff.automata import automaton as automaton_mod
 from structdiff.automata.regex_dfa import regex_to_byte_dfa
 from structdiff.backend.tokenizer import Tokenizer

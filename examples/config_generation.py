@@ -13,10 +13,10 @@ import time
 
 import torch
 
-import grammars
+from structdiff import grammars
 import structdiff
 from structdiff.constraints import Constraint
-from validators.config import IniDuplicateKeys
+from structdiff.validators.config import IniDuplicateKeys
 
 torch.set_num_threads(1)  # be polite on shared CPUs; remove for speed
 

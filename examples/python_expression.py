@@ -15,7 +15,7 @@ import torch
 
 import structdiff
 from structdiff.constraints import Constraint
-from validators.python_code import PythonSyntax
+from structdiff.validators.python_code import PythonSyntax
 
 torch.set_num_threads(1)  # be polite on shared CPUs; remove for speed
 

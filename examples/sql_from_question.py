@@ -16,10 +16,10 @@ import time
 import torch
 from lark import Lark
 
-import grammars
+from structdiff import grammars
 import structdiff
 from structdiff.constraints import Constraint
-from validators.sql import SqlSchema
+from structdiff.validators.sql import SqlSchema
 
 torch.set_num_threads(1)  # be polite on shared CPUs; remove for speed
 

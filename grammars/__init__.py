@@ -1,6 +1,6 @@
 """Lark grammars shipped with structdiff, loadable by name (``grammar="sql"``).
 
->>> import grammars
+>>> from structdiff import grammars
 >>> grammars.names()
 ['arithmetic', 'csv', 'ini', 'json', 'python_expr', 'sql', 'toml', 'yaml']
 >>> text = grammars.load("arithmetic")

@@ -86,7 +86,7 @@ def test_load_schema_pydantic_module_class(tmp_path, monkeypatch):
 
 
 def test_resolve_grammar_and_read_puzzle(tmp_path):
-    import grammars
+    from structdiff import grammars
 
     name = grammars.names()[0]
     assert resolve_grammar(name) == name

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from lark import Lark
 
-import grammars
+from structdiff import grammars
 import structdiff
 from structdiff import GenerationError, GrammarError, UnsatisfiableError
 from structdiff.api import Generator
 from structdiff.constraints import Constraint, LarkConstraint, Violation
-from validators.sql import SqlSchema
+from structdiff.validators.sql import SqlSchema
 
 pytestmark = pytest.mark.tier1
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from structdiff import Constraint, InputError, SchemaError, UnsatisfiableError
 from structdiff.constraints.base import RegexConstraint
-from validators.json_schema import json_spans
+from structdiff.validators.json_schema import json_spans
 
 PERSON = {"type": "object", "properties": {
     "name": {"type": "string", "minLength": 1, "maxLength": 20},

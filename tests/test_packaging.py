@@ -1,4 +1,4 @@
-"""The wheel carries grammars/ and validators/ (and the shipped weights when present)."""
+"""The wheel carries grammars/ and validators/ as structdiff.grammars / structdiff.validators (and the weights)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,21 @@ def test_required_layout_exists():
     assert (ROOT / "pyproject.toml").is_file()
 
 
-def test_wheel_ships_grammars_and_validators(wheel_names):
+def test_wheel_ships_grammars_and_validators_inside_structdiff(wheel_names):
     expected = _tracked("grammars/*.lark") + _tracked("grammars/*.py") + _tracked("validators/*.py")
-    assert "grammars/__init__.py" in wheel_names and "validators/__init__.py" in wheel_names
-    missing = [p for p in expected if p not in wheel_names]
+    assert "structdiff/grammars/__init__.py" in wheel_names and "structdiff/validators/__init__.py" in wheel_names
+    missing = [p for p in expected if f"structdiff/{p}" not in wheel_names]
     assert not missing, f"not in the wheel: {missing}"
+    # no top-level grammars/validators package: `validators` is also a PyPI package of its own
+    assert not any(n.startswith(("grammars/", "validators/")) for n in wheel_names)
+
+
+def test_structdiff_grammars_import_from_outside_the_checkout(tmp_path):
+    code = ("from structdiff import grammars, validators; from structdiff.validators.sql import SqlSchema; "
+            "import importlib.util as u; assert u.find_spec('grammars') is None or 'structdiff' not in "
+            "str(u.find_spec('grammars').origin); print(len(grammars.names()))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True, capture_output=True, text=True)
+    assert int(out.stdout) >= 8
 
 
 def test_wheel_ships_the_package_and_weights(wheel_names):

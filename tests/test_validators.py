@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import validators
-from validators.config import IniDuplicateKeys, TomlDuplicateKeys
-from validators.python_code import PythonSyntax
-from validators.sql import SqlSchema
+from structdiff import validators
+from structdiff.validators.config import IniDuplicateKeys, TomlDuplicateKeys
+from structdiff.validators.python_code import PythonSyntax
+from structdiff.validators.sql import SqlSchema
 
 
 def test_python_syntax_names_the_error_position():

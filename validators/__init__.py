@@ -13,10 +13,10 @@ __all__ = ["REGISTRY", "get", "PythonSyntax", "SqlSchema", "TomlDuplicateKeys", 
 
 # name -> (module, class)
 REGISTRY = {
-    "python": ("validators.python_code", "PythonSyntax"),
-    "sql": ("validators.sql", "SqlSchema"),
-    "toml": ("validators.config", "TomlDuplicateKeys"),
-    "ini": ("validators.config", "IniDuplicateKeys"),
+    "python": ("structdiff.validators.python_code", "PythonSyntax"),
+    "sql": ("structdiff.validators.sql", "SqlSchema"),
+    "toml": ("structdiff.validators.config", "TomlDuplicateKeys"),
+    "ini": ("structdiff.validators.config", "IniDuplicateKeys"),
 }
 
 

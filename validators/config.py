@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from structdiff.constraints.base import Violation
+from .base import Violation
 
 __all__ = ["TomlDuplicateKeys", "IniDuplicateKeys"]
 

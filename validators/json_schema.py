@@ -126,7 +126,7 @@ def _pointer(path) -> str:
 
 
 def _whole_text_violations(text: str, message: str) -> list:
-    from structdiff.constraints.base import Violation
+    from .base import Violation
 
     return [Violation(0, len(text), message)]
 
@@ -193,7 +193,7 @@ class JsonSchemaValidator:
 
     def check(self, text: str) -> list:
         """Violations of ``text`` (``[]`` when it is valid under the schema)."""
-        from structdiff.constraints.base import Violation
+        from .base import Violation
 
         try:
             spans, dups = json_spans(text)
@@ -226,7 +226,7 @@ class JsonSchemaValidator:
 
     @staticmethod
     def _duplicate_items(items: list, spans: dict, path: tuple) -> list:
-        from structdiff.constraints.base import Violation
+        from .base import Violation
         from structdiff.constraints.json_merge import json_equal
 
         out = []
@@ -248,7 +248,7 @@ class PydanticValidator:
         """Violations of ``text`` (``[]`` when ``model.model_validate_json(text)`` succeeds)."""
         from pydantic import ValidationError
 
-        from structdiff.constraints.base import Violation
+        from .base import Violation
 
         try:
             self.model.model_validate_json(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from structdiff.constraints.base import Violation
+from .base import Violation
 
 __all__ = ["PythonSyntax"]
 

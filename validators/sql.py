@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Mapping, Sequence
 
-from structdiff.constraints.base import Violation
+from .base import Violation
 
 __all__ = ["SqlSchema"]
 

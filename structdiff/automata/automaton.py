@@ -130,16 +130,19 @@ def _distance_to_accept(n, src, dst, cls, accept, special) -> np.ndarray:
 
 
 def compile_ir(node, tokenizer, *, budget=None, error: type = SchemaError, what: str = "the constraint",
-               use_cache: bool = True) -> TokenAutomaton:
+               use_cache: bool = True, dfa=None) -> TokenAutomaton:
     """Compile an IR node (``automata.ir``) into a ``TokenAutomaton`` (memoised, disk-cached by its digest).
 
     ``budget``/``error``/``what`` go to ``ir_dfa.to_byte_dfa``: the build limits, the exception
     class raised when they are passed or the language is empty, and the name used in its message.
+    ``dfa``: the node's ``ByteDFA`` when the caller already built it.
     """
     from .ir_dfa import to_byte_dfa
 
-    return compile_regex(node, tokenizer, use_cache=use_cache,
-                         build=lambda: to_byte_dfa(node, budget=budget, error=error, what=what))
+    def build():
+        return dfa if dfa is not None else to_byte_dfa(node, budget=budget, error=error, what=what)
+
+    return compile_regex(node, tokenizer, use_cache=use_cache, build=build)
 
 
 def compile_regex(pattern, tokenizer, *, use_cache: bool = True, builder: str = "outlines",
@@ -149,14 +152,14 @@ def compile_regex(pattern, tokenizer, *, use_cache: bool = True, builder: str = 
     Parameters
     ----------
     pattern : str
-        Rust-regex syntax (outlines-core), matched against the whole output.
+        Rust-regex syntax (outlines-core), matched against the whole output; or an ``ir.Node``
+        together with ``build`` (what ``compile_ir`` passes).
     tokenizer : structdiff.backend.Tokenizer
         Supplies ``token_bytes``, ``special_ids``, ``eos_id``, ``pad_id`` and ``fingerprint``.
     use_cache : bool
         Read/write ``cache_dir()/automata/<key>.npz``.
-    builder : {"outlines", "native"}
-        Byte-DFA builder (``bytedfa.build_byte_dfa``); both give the same minimal automaton,
-        so the cache key does not depend on it.
+    builder : {"outlines"}
+        Byte-DFA builder of regex text (``bytedfa.build_byte_dfa``).
     build : callable, optional
         Builds the ``ByteDFA`` instead (``compile_ir`` passes the IR builder; ``pattern`` is then the node).
 

@@ -1,14 +1,12 @@
-"""Byte-level DFA of a regex, built by outlines-core over a 256-symbol vocabulary of single bytes.
+"""``ByteDFA`` (the byte automaton every constraint compiles to) and the legacy outlines-core builder.
 
-outlines-core determinises the regex (Rust ``regex-automata``); over single bytes that is
-fast. We renumber its states densely, drop states from which acceptance is unreachable,
-minimise (``minimize``), and guard against catastrophic sizes (a state cap, and a
-memory/time-bounded child process for patterns whose shape can explode).
-
-``builder="native"`` uses ``regex_dfa`` instead (plain subset construction, no
-leftmost-first priorities) for patterns in the portable dialect that translators such
-as ``constraints.lark_regex`` emit; outlines-core's prioritised states explode on
-grammar regexes whose alternatives stay alive side by side (see ``regex_dfa``).
+Every front-end but JSON Schema builds ``automata.ir`` nodes and gets its ``ByteDFA`` from
+``ir_dfa``. ``build_byte_dfa`` remains for the JSON translation's Rust-syntax regex text
+until that front-end builds IR too: outlines-core determinises the regex (Rust
+``regex-automata``) over single bytes; we renumber its states densely, drop states from
+which acceptance is unreachable, minimise (``minimize``), and guard against catastrophic
+sizes (a state cap, and a memory/time-bounded child process for patterns whose shape can
+explode).
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ import numpy as np
 
 from ..errors import SchemaError
 from .minimize import minimize_dfa
-from .regex_dfa import TooManyStates, Unsupported, regex_to_byte_dfa
 
 __all__ = ["MAX_DFA_STATES", "ByteDFA", "build_byte_dfa"]
 
@@ -177,15 +174,14 @@ def _too_big(pattern: str, n: int | None) -> SchemaError:
 
 
 def build_byte_dfa(pattern: str, builder: str = "outlines") -> ByteDFA:
-    """Compile ``pattern`` (full match, Rust regex syntax) into a trimmed, minimal byte DFA.
+    """Compile ``pattern`` (full match, Rust regex syntax) into a trimmed, minimal byte DFA with outlines-core.
 
     Parameters
     ----------
     pattern : str
         The regex.
-    builder : {"outlines", "native"}
-        Who determinises: outlines-core (any Rust-regex syntax), or ``regex_dfa`` for the
-        portable dialect (falls back to outlines-core on a construct it does not read).
+    builder : {"outlines"}
+        Kept for callers that name it; outlines-core is the only builder of regex text.
 
     Returns
     -------
@@ -203,16 +199,8 @@ def build_byte_dfa(pattern: str, builder: str = "outlines") -> ByteDFA:
     """
     if not isinstance(pattern, str):
         raise SchemaError(f"a regex must be a str, got {type(pattern).__name__}")
-    if builder not in ("outlines", "native"):
-        raise ValueError(f"builder must be 'outlines' or 'native', got {builder!r}")
-    if builder == "native":
-        try:
-            trans, accept = regex_to_byte_dfa(pattern, MAX_DFA_STATES)
-            return _trim(trans, accept, pattern)
-        except Unsupported as exc:
-            log.debug("native DFA builder cannot read %r (%s): using outlines-core", pattern[:40], exc)
-        except TooManyStates:
-            raise _too_big(pattern, None) from None
+    if builder != "outlines":
+        raise ValueError(f"builder must be 'outlines', got {builder!r} (other front-ends build automata.ir)")
     # outlines-core drops multi-byte transitions out of final states, so no state of ours may be final there:
     # compile P + NUL and call a state accepting when NUL leads to a final state (NUL is never text).
     tr, init, finals = _raw_dfa(f"(?:{pattern})\\x00", pattern)

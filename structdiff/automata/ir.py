@@ -4,7 +4,7 @@ Why an IR and not regex text. JSON Schema, Lark and choices used to emit regex s
 that a parser read back; sizes were measured in characters and a sub-schema or rule used
 twice was written out twice. Here a front-end calls builders (``concat``, ``alt``,
 ``repeat``, ``chars`` ...) and gets nodes. Building the same structure twice returns the
-*same* object (hash-consing, keyed by a structural digest), so a rule or ``$ref`` target
+*same* object (hash-consing), so a rule or ``$ref`` target
 built once is shared by every use, and ``ir_dfa`` determinises the DAG without ever
 expanding it.
 
@@ -15,12 +15,13 @@ Nodes (``Node.kind``):
   (a small trie of ``BYTES``/``CONCAT``/``ALT``) that the DFA builder walks;
 * ``EMPTY`` (only ``""``) and ``NOTHING`` (the empty language);
 * ``CONCAT`` — binary and right-nested (``a(b(c))``), so a derivative re-uses the tail;
-* ``ALT`` — n-ary, flattened, deduplicated, ordered by digest;
+* ``ALT`` — n-ary, flattened, deduplicated (as a set: its order carries no meaning);
 * ``REPEAT`` — ``child{lo,hi}`` (``hi is None``: unbounded).
 
 Every node caches ``nullable``, ``first`` (bitmask of bytes that can start a match),
 ``cuts`` (bitmask of byte-class boundaries: bytes between two cuts behave alike for
-this node), ``size`` (tree size, sharing counted per use), ``height`` and ``digest``.
+this node), ``size`` (tree size, sharing counted per use) and ``height``; ``digest`` (a
+structural hash, equal across processes: the disk-cache key) is computed on first use.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class Node:
     """One IR node (immutable; build with the module's functions, never directly)."""
 
     __slots__ = ("kind", "kids", "mask", "ranges", "lo", "hi", "nullable", "first", "cuts", "size", "height",
-                 "digest", "__weakref__")
+                 "_digest", "__weakref__")
 
     def __setattr__(self, name, value):
         raise AttributeError("IR nodes are immutable")
@@ -59,20 +60,68 @@ class Node:
     def __reduce__(self):
         raise TypeError("IR nodes are process-local (hash-consed); pickle the front-end input instead")
 
+    @property
+    def digest(self) -> bytes:
+        """16-byte structural hash (the same structure gives the same digest in every process)."""
+        d = self._digest
+        if d is None:
+            d = _digest_of(self)
+        return d
 
-def _make(kind: int, key: bytes, **fields) -> Node:
-    """The interned node for ``key``, created with ``fields`` when new."""
-    hit = _INTERN.get(key)
-    if hit is not None:
-        return hit
+
+def _own_digest(n: Node) -> bytes:
+    k = n.kind
+    if k == BYTES:
+        return _digest(b"B", n.mask.to_bytes(32, "little"))
+    if k == CHARS:
+        return _digest(b"C", b"".join(lo.to_bytes(3, "little") + hi.to_bytes(3, "little") for lo, hi in n.ranges))
+    if k == EMPTY_K:
+        return _digest(b"E")
+    if k == NOTHING_K:
+        return _digest(b"N")
+    if k == CONCAT:
+        return _digest(b"S", n.kids[0]._digest, n.kids[1]._digest)
+    if k == ALT:
+        return _digest(b"A", *sorted(c._digest for c in n.kids))
+    return _digest(b"R", n.kids[0]._digest, str(n.lo).encode(), str(n.hi).encode())
+
+
+def _digest_of(root: Node) -> bytes:
+    """Digests of ``root`` and everything below it without digests yet (iterative post-order)."""
+    stack = [(root, False)]
+    put = object.__setattr__
+    while stack:
+        n, ready = stack.pop()
+        if n._digest is not None:
+            continue
+        kids = n.kids if n.kind in (CONCAT, ALT, REPEAT) else ()
+        if ready or not kids:
+            put(n, "_digest", _own_digest(n))
+            continue
+        stack.append((n, True))
+        stack.extend((c, False) for c in kids if c._digest is None)
+    return root._digest
+
+
+def _make(key: tuple, kind: int, kids, mask, ranges, lo, hi, nullable, first, cuts, size, height) -> Node:
+    """The interned node for ``key``, created from the fields when new."""
+    n = _INTERN.get(key)
+    if n is not None:
+        return n
     n = object.__new__(Node)
     put = object.__setattr__
     put(n, "kind", kind)
-    put(n, "digest", key)
-    for name in ("kids", "mask", "ranges", "lo", "hi"):
-        put(n, name, fields.get(name))
-    for name in ("nullable", "first", "cuts", "size", "height"):
-        put(n, name, fields[name])
+    put(n, "kids", kids)
+    put(n, "mask", mask)
+    put(n, "ranges", ranges)
+    put(n, "lo", lo)
+    put(n, "hi", hi)
+    put(n, "nullable", nullable)
+    put(n, "first", first)
+    put(n, "cuts", cuts)
+    put(n, "size", size)
+    put(n, "height", height)
+    put(n, "_digest", None)
     _INTERN[key] = n
     return n
 
@@ -81,15 +130,15 @@ def _cuts_of_mask(mask: int) -> int:
     return ((mask ^ (mask << 1)) & _FULL) | 1
 
 
-EMPTY = _make(EMPTY_K, _digest(b"E"), nullable=True, first=0, cuts=1, size=1, height=1)
-NOTHING = _make(NOTHING_K, _digest(b"N"), nullable=False, first=0, cuts=1, size=1, height=1)
+EMPTY = _make((EMPTY_K,), EMPTY_K, None, None, None, None, None, True, 0, 1, 1, 1)
+NOTHING = _make((NOTHING_K,), NOTHING_K, None, None, None, None, None, False, 0, 1, 1, 1)
+_KEEP = (EMPTY, NOTHING)  # the interning table holds nodes weakly
 
 
 def _bytes_node(mask: int) -> Node:
     if mask == 0:
         return NOTHING
-    return _make(BYTES, _digest(b"B", mask.to_bytes(32, "little")), mask=mask, nullable=False, first=mask,
-                 cuts=_cuts_of_mask(mask), size=1, height=1)
+    return _make((BYTES, mask), BYTES, None, mask, None, None, None, False, mask, _cuts_of_mask(mask), 1, 1)
 
 
 def byteset(ranges: Iterable[tuple[int, int]]) -> Node:
@@ -122,15 +171,14 @@ def chars(ranges: Iterable[tuple[int, int]]) -> Node:
         return NOTHING
     if rs[-1][1] < 0x80:  # ASCII: one byte set (so ASCII classes merge in alternations)
         return byteset(rs)
-    key = _digest(b"C", b"".join(lo.to_bytes(3, "little") + hi.to_bytes(3, "little") for lo, hi in rs))
+    key = (CHARS, rs)
     hit = _INTERN.get(key)
     if hit is not None:
         return hit
     low = _lower(utf8_sequences(rs))
     if low is NOTHING:
         return NOTHING
-    return _make(CHARS, key, kids=(low,), ranges=rs, nullable=False, first=low.first, cuts=low.cuts, size=1,
-                 height=low.height + 1)
+    return _make(key, CHARS, (low,), None, rs, None, None, False, low.first, low.cuts, 1, low.height + 1)
 
 
 def char(cp: int | str) -> Node:
@@ -163,12 +211,15 @@ def _concat2(head: Node, tail: Node) -> Node:
         return head
     if head.kind == CONCAT:  # re-associate to the right: a(b) + c -> a(b c)
         return _concat2(head.kids[0], _concat2(head.kids[1], tail))
-    nullable = head.nullable and tail.nullable
-    first = head.first | tail.first if head.nullable else head.first
-    cuts = head.cuts | tail.cuts if head.nullable else head.cuts
-    return _make(CONCAT, _digest(b"S", head.digest, tail.digest), kids=(head, tail), nullable=nullable,
-                 first=first, cuts=cuts, size=head.size + tail.size + 1,
-                 height=max(head.height, tail.height) + 1)
+    key = (CONCAT, id(head), id(tail))
+    n = _INTERN.get(key)
+    if n is not None:
+        return n
+    if head.nullable:
+        return _make(key, CONCAT, (head, tail), None, None, None, None, tail.nullable, head.first | tail.first,
+                     head.cuts | tail.cuts, head.size + tail.size + 1, max(head.height, tail.height) + 1)
+    return _make(key, CONCAT, (head, tail), None, None, None, None, False, head.first, head.cuts,
+                 head.size + tail.size + 1, max(head.height, tail.height) + 1)
 
 
 def concat(*nodes: Node) -> Node:
@@ -183,25 +234,31 @@ def concat(*nodes: Node) -> Node:
 
 def alt(*nodes: Node) -> Node:
     """The union of ``nodes`` (``NOTHING`` for none); single-byte alternatives merge into one set."""
-    seen: dict[bytes, Node] = {}
+    seen: dict[int, Node] = {}
     mask = 0
     stack = list(nodes)
     while stack:
         n = stack.pop()
-        if n.kind == ALT:
+        k = n.kind
+        if k == ALT:
             stack.extend(n.kids)
-        elif n.kind == BYTES:
+        elif k == BYTES:
             mask |= n.mask
         elif n is not NOTHING:
-            seen[n.digest] = n
+            seen[id(n)] = n
     if mask:
         b = _bytes_node(mask)
-        seen[b.digest] = b
+        seen[id(b)] = b
     if not seen:
         return NOTHING
     if len(seen) == 1:
         return next(iter(seen.values()))
-    kids = tuple(seen[k] for k in sorted(seen))
+    ids = tuple(sorted(seen))
+    key = (ALT, ids)
+    n = _INTERN.get(key)
+    if n is not None:
+        return n
+    kids = tuple(seen[k] for k in ids)
     nullable = first = 0
     cuts = 1
     size = height = 0
@@ -211,8 +268,7 @@ def alt(*nodes: Node) -> Node:
         cuts |= k.cuts
         size += k.size
         height = max(height, k.height)
-    return _make(ALT, _digest(b"A", *(k.digest for k in kids)), kids=kids, nullable=bool(nullable), first=first,
-                 cuts=cuts, size=size + 1, height=height + 1)
+    return _make(key, ALT, kids, None, None, None, None, bool(nullable), first, cuts, size + 1, height + 1)
 
 
 def repeat(node: Node, lo: int, hi: int | None = None) -> Node:
@@ -229,9 +285,8 @@ def repeat(node: Node, lo: int, hi: int | None = None) -> Node:
         return node
     if node.kind == REPEAT and node.hi is None and node.lo <= 1 and hi is None and lo <= 1:
         return repeat(node.kids[0], min(lo, node.lo), None)  # (r*)* == r*, (r+)+ == r+, (r+)* == r*
-    key = _digest(b"R", node.digest, str(lo).encode(), str(hi).encode())
-    return _make(REPEAT, key, kids=(node,), lo=lo, hi=hi, nullable=lo == 0, first=node.first, cuts=node.cuts,
-                 size=node.size + 1, height=node.height + 1)
+    return _make((REPEAT, id(node), lo, hi), REPEAT, (node,), None, None, lo, hi, lo == 0, node.first, node.cuts,
+                 node.size + 1, node.height + 1)
 
 
 def star(node: Node) -> Node:

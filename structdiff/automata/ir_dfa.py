@@ -116,7 +116,7 @@ def _intervals(cuts: int) -> list[tuple[int, int]]:
 
 
 def to_byte_dfa(node: ir.Node, *, budget: Budget | None = None, error: type = SchemaError,
-                what: str = "the constraint") -> ByteDFA:
+                what: str = "the constraint", raw_states: bool = False):
     """Determinise ``node`` into a trimmed, minimal ``ByteDFA`` (state 0 the start).
 
     Parameters
@@ -131,9 +131,12 @@ def to_byte_dfa(node: ir.Node, *, budget: Budget | None = None, error: type = Sc
     what : str
         Names the thing being compiled in messages (``"regex 'a+'"``, ``"rule expr"``).
 
+    raw_states : bool
+        Also return the number of states before minimisation.
+
     Returns
     -------
-    ByteDFA
+    ByteDFA, or (ByteDFA, int) with ``raw_states``
 
     Raises
     ------
@@ -181,7 +184,8 @@ def to_byte_dfa(node: ir.Node, *, budget: Budget | None = None, error: type = Sc
             t[s:e] = sid
     accept = np.fromiter((n.nullable for n in states), dtype=bool, count=q)  # [Q]
     log.debug("IR DFA for %s: %d raw states, %d derivative steps", what, q, d.work)
-    return _trim(trans, accept, error, what)
+    dfa = _trim(trans, accept, error, what)
+    return (dfa, q) if raw_states else dfa
 
 
 def _trim(trans: np.ndarray, accept: np.ndarray, error: type, what: str) -> ByteDFA:

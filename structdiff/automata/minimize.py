@@ -1,6 +1,6 @@
 """Minimise a trimmed byte DFA (Moore partition refinement, vectorised over states).
 
-Neither outlines-core nor ``regex_dfa`` minimises. For a bounded-depth grammar the
+Neither outlines-core nor the derivative builder (``ir_dfa``) yields minimal DFAs. For a bounded-depth grammar the
 pattern holds many copies of the same rule, so the raw DFA has many equivalent states
 (arithmetic at depth 3: 2,252 raw states, 26 minimal). The canvas DP costs
 ``O(L x edges)`` per pass and the token lift ``O(Q x V)`` once, so merging pays twice.

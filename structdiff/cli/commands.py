@@ -352,7 +352,7 @@ def cmd_info(args) -> int:
 
     import torch
 
-    import grammars
+    from .. import grammars
 
     from .. import __version__
     from ..backend import default_model_path

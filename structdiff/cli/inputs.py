@@ -116,7 +116,7 @@ def load_schema(spec: str) -> tuple[Any, str]:
 
 def resolve_grammar(spec: str) -> str | Path:
     """GRAMMAR argument -> a shipped grammar name or the path of a ``.lark`` file."""
-    import grammars
+    from .. import grammars
 
     path = Path(spec)
     if _is_file(path):

@@ -13,34 +13,13 @@ translated pattern, validators for the rest, and a ``parse`` that builds the val
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
-from typing import Any, Iterable, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Sequence
 
 from ..errors import InputError, SchemaError, UnsatisfiableError
+from ..validators.base import Validator, Violation
+from .edge import check_json_schema, check_options, check_text
 
-__all__ = ["Violation", "Validator", "Constraint", "RegexConstraint", "CompiledConstraint", "CompiledRegex",
-           "escape_literal"]
-
-
-@dataclass(frozen=True)
-class Violation:
-    """A semantic error in an output: character span ``[start, end)`` of the text and a message."""
-
-    start: int
-    end: int
-    message: str
-
-
-@runtime_checkable
-class Validator(Protocol):
-    """A semantic check a regex cannot carry (uniqueItems, numeric ranges, cross-field rules, ...)."""
-
-    name: str
-
-    def check(self, text: str) -> list[Violation]:
-        """Violations of ``text`` (``[]`` means valid)."""
-        ...
+__all__ = ["Violation", "Validator", "Constraint", "RegexConstraint", "CompiledConstraint", "CompiledRegex"]
 
 
 def _validator_key(v: Any) -> str:
@@ -63,58 +42,51 @@ class Constraint:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Constraint) and type(other) is type(self) and other.key == self.key
 
-    # -- named constructors ---------------------------------------------------------------------
-    @classmethod
-    def from_regex(cls, pattern: str, *, validators: Iterable[Validator] = ()) -> "RegexConstraint":
-        """The whole output matches ``pattern`` (Rust/outlines-core regex syntax)."""
-        from .edge import check_text
+    # -- named constructors (the table is filled by ``constraints/__init__.py``: base imports nothing concrete) --
+    _named: dict = {}
 
+    @classmethod
+    def _make(cls, name: str, *args: Any, **kw: Any) -> "Constraint":
+        return cls._named[name](*args, **kw)
+
+    @classmethod
+    def from_regex(cls, pattern: str, *, validators: Iterable[Validator] = (), unicode_classes: bool = False,
+                   budget: Any = None) -> "RegexConstraint":
+        """The whole output matches ``pattern`` (Python/Rust regex syntax; ``\\d \\w \\s`` ASCII unless
+        ``unicode_classes=True``; see ``automata.regex_parse``)."""
         if isinstance(pattern, str):
             check_text(pattern, "the regex", SchemaError, pointer=True)
-        return RegexConstraint(pattern, validators=validators)
+        return RegexConstraint(pattern, validators=validators, unicode_classes=unicode_classes, budget=budget)
 
     @classmethod
     def from_choices(cls, options: Sequence[str]) -> "RegexConstraint":
         """The output is exactly one of ``options``."""
-        from .edge import check_text
-        from .regex import ChoiceConstraint
-
         if isinstance(options, (list, tuple)):
             for i, o in enumerate(options):
                 if isinstance(o, str):
                     check_text(o, f"choice {i}")
-        return ChoiceConstraint(options)
+        return cls._make("choices", options)
 
     @classmethod
     def from_json_schema(cls, schema: Any, **kw: Any) -> "Constraint":
         """A JSON value valid under ``schema`` (dict or JSON string)."""
-        from . import json_schema
-        from .edge import check_json_schema, check_options
-
         schema = check_json_schema(schema)
-        return check_options(json_schema.from_json_schema, schema, kw)
+        return check_options(cls._named["json_schema"], schema, kw)
 
     @classmethod
     def from_pydantic(cls, model: Any, **kw: Any) -> "Constraint":
         """A JSON object that validates as the pydantic ``model`` (parse returns an instance)."""
-        from . import json_schema
-        from .edge import check_options
-
-        return check_options(json_schema.from_pydantic, model, kw)
+        return check_options(cls._named["pydantic"], model, kw)
 
     @classmethod
     def from_lark(cls, grammar: str, start: str = "start", **kw: Any) -> "Constraint":
         """Text in the language of a Lark grammar."""
-        from . import lark_grammar
-
-        return lark_grammar.from_lark(grammar, start=start, **kw)
+        return cls._make("lark", grammar, start=start, **kw)
 
     @classmethod
     def sudoku(cls, puzzle: Any, size: int | None = None, **kw: Any) -> Any:
         """A solved grid of the Sudoku ``puzzle`` (``size`` inferred when ``None``)."""
-        from . import sudoku
-
-        return sudoku.sudoku_constraint(puzzle, size, **kw)
+        return cls._make("sudoku", puzzle, size, **kw)
 
     # -- what subclasses provide ----------------------------------------------------------------
     def compile(self, tokenizer: Any, *, canvas_length: int, max_tokens: int) -> "CompiledConstraint":
@@ -132,44 +104,104 @@ class Constraint:
             out.extend(v.check(text))
         return out
 
+    def accepts(self, text: str) -> bool:
+        """Whether ``text`` is a valid output (syntax and validators), checked without a tokenizer."""
+        raise NotImplementedError
+
 
 class RegexConstraint(Constraint):
-    """The whole output matches ``pattern``; ``validators`` check what the pattern cannot.
+    """The whole output matches a regular language; ``validators`` check what it cannot.
+
+    The language is an ``automata.ir`` node: parsed from ``pattern`` (Python/Rust regex syntax,
+    see ``automata.regex_parse``; ``\\d \\w \\s`` ASCII unless ``unicode_classes=True``), or built by
+    a front-end (choices, Lark) that passes ``node=`` instead.
 
     Parameters
     ----------
     pattern : str
-        Rust regex syntax (outlines-core), full match.
+        Regex, full match (``^``/``$`` at the ends are accepted and change nothing).
     validators : iterable of Validator
         Semantic checks run on every candidate output.
+    unicode_classes : bool
+        ``\\d \\w \\s`` with their Unicode meanings.
+    budget : automata.ir_dfa.Budget, optional
+        Limits of the automaton build (states, derivative steps).
+
+    Raises
+    ------
+    SchemaError
+        Invalid regex, or a construct an automaton cannot express (look-around, back-references,
+        word boundaries, anchors inside), naming it and its position.
     """
 
-    dfa_builder = "outlines"  # subclasses whose patterns are in the portable dialect may say "native"
+    dfa_builder = "ir"  # "outlines": the pattern is Rust syntax compiled by outlines-core (JSON Schema, for now)
 
-    def __init__(self, pattern: str, *, validators: Iterable[Validator] = ()):
-        if not isinstance(pattern, str):
-            raise SchemaError(f"a regex must be a str, got {type(pattern).__name__}")
+    def __init__(self, pattern: str | None = None, *, validators: Iterable[Validator] = (), node: Any = None,
+                 unicode_classes: bool = False, budget: Any = None, what: str | None = None):
         vals = tuple(validators)
         for v in vals:
             if not callable(getattr(v, "check", None)):
                 raise InputError(f"validator {v!r} has no check(text) method")
+        if node is None and not isinstance(pattern, str):
+            raise SchemaError(f"a regex must be a str, got {type(pattern).__name__}")
+        if not isinstance(unicode_classes, bool):
+            raise InputError(f"unicode_classes must be True or False, got {unicode_classes!r}")
         self._pattern = pattern
+        self._unicode = unicode_classes
+        self._budget = budget
+        self._what = what or (f"regex {_short(pattern)}" if pattern is not None else type(self).__name__)
+        self._byte_dfa = None
+        if node is None and self.dfa_builder == "ir":
+            from ..automata.regex_parse import parse_regex
+
+            node = parse_regex(pattern, dialect="python", unicode_classes=unicode_classes)
+        self._node = node
         self.validators = vals
 
     @property
-    def pattern(self) -> str:
+    def pattern(self) -> str | None:
+        """The regex text this constraint was built from (``None`` for IR built by a front-end)."""
         return self._pattern
 
     @property
+    def node(self) -> Any:
+        """The language as an ``automata.ir`` node (``None`` for outlines-compiled patterns)."""
+        return self._node
+
+    @property
     def key(self) -> str:
-        h = hashlib.sha256(self._pattern.encode())
+        h = hashlib.sha256(self._node.digest if self._node is not None else self._pattern.encode())
         for v in self.validators:
             h.update(b"\0" + _validator_key(v).encode())
         return f"{type(self).__name__}:{h.hexdigest()[:32]}"
 
     def __repr__(self) -> str:
-        p = self._pattern if len(self._pattern) <= 60 else self._pattern[:57] + "..."
-        return f"{type(self).__name__}({p!r}, validators={len(self.validators)})"
+        if self._pattern is None:
+            return f"{type(self).__name__}({self._what}, validators={len(self.validators)})"
+        return f"{type(self).__name__}({_short(self._pattern)}, validators={len(self.validators)})"
+
+    def byte_dfa(self) -> Any:
+        """The minimal byte DFA of the language (built once, no tokenizer needed)."""
+        if self._byte_dfa is None:
+            if self._node is not None:
+                from ..automata.ir_dfa import to_byte_dfa
+
+                self._byte_dfa = to_byte_dfa(self._node, budget=self._budget, error=self._error, what=self._what)
+            else:
+                from ..automata import build_byte_dfa
+
+                self._byte_dfa = build_byte_dfa(self._pattern, self.dfa_builder)
+        return self._byte_dfa
+
+    _error = SchemaError  # what a failed automaton build raises (GrammarError for Lark)
+
+    def accepts(self, text: str) -> bool:
+        """Whether ``text`` is a valid output: in the language and passing every validator (no tokenizer)."""
+        if not isinstance(text, str):
+            raise InputError(f"accepts() takes the output text (a str), got {type(text).__name__}")
+        if "\x00" in text or not self.byte_dfa().matches(text.encode("utf-8", errors="surrogatepass")):
+            return False
+        return not self.check(text)
 
     def compile(self, tokenizer: Any, *, canvas_length: int, max_tokens: int) -> "CompiledRegex":
         """Byte DFA -> token classes (disk-cached), then check the budget.
@@ -177,16 +209,20 @@ class RegexConstraint(Constraint):
         Raises
         ------
         SchemaError
-            Invalid, empty or too large regex.
+            Invalid, empty or too large regex (``GrammarError`` for grammars).
         UnsatisfiableError
             The shortest output needs more than ``max_tokens`` tokens.
         """
-        from ..automata import compile_regex
+        from ..automata import compile_ir, compile_regex
 
         for name, v in (("max_tokens", max_tokens), ("canvas_length", canvas_length)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise InputError(f"{name} must be a positive int, got {v!r}")
-        auto = compile_regex(self._pattern, tokenizer, builder=self.dfa_builder)
+        if self._node is not None:
+            auto = compile_ir(self._node, tokenizer, budget=self._budget, error=self._error, what=self._what,
+                              dfa=self._byte_dfa)
+        else:
+            auto = compile_regex(self._pattern, tokenizer, builder=self.dfa_builder)
         need = int(auto.dist[0])
         if need > max_tokens:
             what = "no token sequence of this tokenizer spells a match" if need > 10**12 else \
@@ -194,6 +230,10 @@ class RegexConstraint(Constraint):
             raise UnsatisfiableError(f"{what}, but max_tokens={max_tokens}: raise max_tokens or loosen "
                                      f"the constraint {self!r}")
         return CompiledRegex(self, tokenizer, auto, canvas_length, max_tokens)
+
+
+def _short(pattern: str) -> str:
+    return repr(pattern if len(pattern) <= 60 else pattern[:57] + "...")
 
 
 class CompiledConstraint:
@@ -237,7 +277,6 @@ class CompiledRegex(CompiledConstraint):
                  max_tokens: int):
         super().__init__(constraint, tokenizer, canvas_length, max_tokens)
         self.automaton = automaton
-        self._re = None
 
     @property
     def hook_class(self) -> type:
@@ -246,25 +285,5 @@ class CompiledRegex(CompiledConstraint):
         return RegexHook
 
     def matches(self, text: str) -> bool:
-        """Python ``re.fullmatch`` of the pattern, falling back to the automaton for Rust-only syntax."""
-        if self._re is None:
-            try:
-                self._re = re.compile(self.constraint.pattern)
-            except re.error:
-                self._re = False
-        if self._re is not False:
-            return self._re.fullmatch(text) is not None
-        ids = self.tokenizer.encode(text)
-        s = self.automaton.run(ids)
-        return s >= 0 and bool(self.automaton.accept[s])
-
-
-def escape_literal(text: str) -> str:
-    """Escape ``text`` as a literal in Rust regex syntax (ASCII punctuation and controls as ``\\x{..}``)."""
-    out = []
-    for ch in text:
-        if ch.isascii() and not ch.isalnum():
-            out.append(f"\\x{{{ord(ch):X}}}")
-        else:
-            out.append(ch)
-    return "".join(out)
+        """Whether ``text`` is in the constraint's language (its byte DFA; validators not run)."""
+        return "\x00" not in text and self.constraint.byte_dfa().matches(text.encode("utf-8", errors="surrogatepass"))

@@ -56,11 +56,13 @@ class JsonSchemaConstraint(RegexConstraint):
         Extra semantic checks.
     """
 
+    dfa_builder = "outlines"  # the translation still emits Rust-syntax regex text (until it builds automata.ir)
+
     def __init__(self, schema: Any, *, whitespace: str = "compact", extra_properties: bool = False,
                  max_depth: int = 3, any_depth: int = 2, max_repeat: int = 64, max_pattern_chars: int = 2_000_000,
                  post_hoc: bool = False, resources: Mapping[str, Any] | None = None, validators=(),
                  model: Any = None):
-        from validators.json_schema import JsonSchemaValidator, PydanticValidator
+        from ..validators.json_schema import JsonSchemaValidator, PydanticValidator
 
         if isinstance(schema, str):
             try:

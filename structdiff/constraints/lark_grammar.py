@@ -3,14 +3,15 @@
 Approach (and why). A diffusion canvas is denoised all at once, so structdiff's exact
 canvas DP needs a finite automaton over the whole output. A context-free language cut
 at a bounded nesting depth *is* regular, and a canvas is bounded anyway, so
-``LarkConstraint`` translates the grammar into one regular expression (``lark_unroll``):
-Lark parses the grammar and gives its BNF rules and terminal regexes; linear
-self-recursion (lists, left-recursive operator rules, ``x*``/``x+``) becomes a loop with
-no bound; other recursion (parentheses, nested arrays) is unrolled ``depth`` times.
-The depth is chosen as the largest one (up to ``MAX_AUTO_DEPTH``) whose pattern stays
-within ``AUTO_PATTERN_CHARS`` — the automaton grows with each level — or set by the
-user, and is reported as ``constraint.depth``. Sentences nested deeper than the bound
-are never produced; everything the bound allows can be.
+``LarkConstraint`` translates the grammar into one IR node (``lark_unroll``): Lark parses
+the grammar and gives its BNF rules and terminal regexes; linear self-recursion (lists,
+left-recursive operator rules, ``x*``/``x+``) becomes a loop with no bound; other
+recursion (parentheses, nested arrays) is unrolled ``depth`` times. Every (rule, depth) is
+one shared IR node, so the IR grows linearly with the depth; the automaton is what grows.
+The depth is chosen as the largest one (up to ``MAX_AUTO_DEPTH``) whose minimal byte DFA
+stays within ``AUTO_STATES`` states, or set by the user, and is reported as
+``constraint.depth``. Sentences nested deeper than the bound are never produced;
+everything the bound allows can be.
 
 Guarantee. The translation is a sound under-approximation of what Lark accepts, and
 the first validator of every ``LarkConstraint`` is the Lark parse itself
@@ -20,19 +21,10 @@ first error position and what follows are re-noised; if repair rounds run out th
 generator raises ``GenerationError``. Returned text always parses with
 ``constraint.lark`` — never silently invalid.
 
-Automaton. The pattern is determinised by ``automata.regex_dfa`` (``dfa_builder =
-"native"``: plain subset construction; outlines-core's priority-ordered states explode
-on grammar regexes whose alternatives stay alive side by side) and minimised
-(``automata.minimize``). Every copy of a rule in the pattern multiplies the raw DFA, so
-the shipped grammars use each rule once where they can (a statement is ``[head] expr``,
-optional SQL clauses are chained, comments are whole lines rather than ``%ignore``-d
-between any two tokens). All eight compile in under ~3 s with the tiny tokenizer
-(minimal DFAs of 19-1,300 states; see ``bench/bench_grammar.py``).
-
-The alternative the design allows (parser-guided re-noise without an automaton) is
-not needed for the shipped grammars; a grammar whose automaton explodes gets a
-``GrammarError`` (pattern too large) or a ``SchemaError`` (DFA over the state cap)
-naming the fix.
+Automaton. ``automata.ir_dfa`` determinises the IR by derivatives (shared rules are
+differentiated once) and minimises it, under a ``Budget``; a grammar whose automaton
+passes it gets a ``GrammarError`` naming the grammar, the depth and the knob to turn.
+See ``bench/bench_grammar.py`` for states and compile times of the shipped grammars.
 """
 
 from __future__ import annotations
@@ -44,24 +36,25 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..automata.ir import dag_size as ir_dag_size
+from ..automata.ir_dfa import Budget, to_byte_dfa
 from ..errors import GenerationError, GrammarError, InputError, clip
 from .base import RegexConstraint, Validator, Violation
 from .edge import check_text
-from .lark_unroll import GrammarRules, PatternTooLarge, unroll
+from .lark_unroll import GrammarRules, Unroller
 
-__all__ = ["AUTO_PATTERN_CHARS", "MAX_AUTO_DEPTH", "LarkConstraint", "LarkParseValidator", "from_lark"]
+__all__ = ["AUTO_STATES", "MAX_AUTO_DEPTH", "LarkConstraint", "LarkParseValidator", "from_lark"]
 
 log = logging.getLogger(__name__)
 
-MAX_AUTO_DEPTH = 6            # auto depth never goes beyond this
-AUTO_PATTERN_CHARS = 16_000   # auto depth: largest depth whose pattern fits (raw DFA ~ 10k states, ~2 s)
-MAX_PATTERN_CHARS = 400_000   # explicit depth: beyond this the automaton is refused
+MAX_AUTO_DEPTH = 8      # auto depth never goes beyond this
+AUTO_STATES = 3_000     # auto depth: the deepest whose byte DFA is built within this many (raw) states
 _LINE_COL = re.compile(r"line (\d+),? col(?:umn)? (\d+)")
 
 
 def _resolve(grammar: Any) -> tuple[str, str, list[str]]:
     """(grammar text, display name, import paths) for shipped names, file paths and grammar text."""
-    import grammars
+    from .. import grammars
 
     if not isinstance(grammar, (str, Path)):
         raise InputError(f"grammar must be Lark grammar text, a path to a .lark file, or a shipped name "
@@ -214,10 +207,10 @@ class LarkConstraint(RegexConstraint):
         The parser every output is checked with; ``parse`` returns its tree.
     """
 
-    dfa_builder = "native"  # lark_regex's portable dialect; see automata.regex_dfa for why
+    _error = GrammarError
 
     def __init__(self, grammar: Any, start: str = "start", *, depth: int | None = None,
-                 validators: Iterable[Validator] = ()):
+                 validators: Iterable[Validator] = (), budget: Budget | None = None):
         text, self.grammar_name, paths = _resolve(grammar)
         self.start = start
         self.lark = build_parser(text, start, paths)
@@ -227,17 +220,16 @@ class LarkConstraint(RegexConstraint):
             raise GrammarError(f"terminal {exc.args[0]} has no pattern (declared with %declare?): a constraint "
                                f"needs every terminal defined by a string or regex") from None
         try:
-            pattern, self.depth, self.recursive = _choose_depth(rules, start, depth, self.grammar_name)
-        except KeyError as exc:
-            raise GrammarError(f"terminal {exc.args[0]} has no pattern (declared with %declare?): a constraint "
-                               f"needs every terminal defined by a string or regex") from None
+            node, dfa, self.depth, self.recursive = _choose_depth(rules, start, depth, self.grammar_name, budget)
         except RecursionError:
             raise GrammarError(f"grammar {self.grammar_name!r}: its rules nest too deeply to translate; lower depth "
                                f"or flatten the nesting into loops (`item (sep item)*`)") from None
         digest = hashlib.sha256(f"{text}\0{start}".encode()).hexdigest()[:16]
         parse_check = LarkParseValidator(self.lark, f"lark:{self.grammar_name}:{digest}")
-        super().__init__(pattern, validators=(parse_check, *validators))
-        log.debug("grammar %s: depth %d, pattern %d chars", self.grammar_name, self.depth, len(pattern))
+        super().__init__(node=node, validators=(parse_check, *validators), budget=budget,
+                         what=f"grammar {self.grammar_name!r} at depth {self.depth}")
+        self._byte_dfa = dfa
+        log.debug("grammar %s: depth %d, %d IR nodes", self.grammar_name, self.depth, ir_dag_size(node))
 
     def __repr__(self) -> str:
         return (f"LarkConstraint({self.grammar_name!r}, start={self.start!r}, depth={self.depth}, "
@@ -254,56 +246,41 @@ class LarkConstraint(RegexConstraint):
                                   last_output=text, messages=[str(exc)]) from None
 
 
-def _choose_depth(rules: GrammarRules, start: str, depth: int | None, name: str) -> tuple[str, int, bool]:
-    """(pattern, depth used, recursive?) — the smallest workable depth up to the requested/auto one."""
+def _choose_depth(rules: GrammarRules, start: str, depth: int | None, name: str,
+                  budget: Budget | None) -> tuple[Any, Any, int, bool]:
+    """(IR node, its byte DFA or None, depth used, recursive?) for the requested or automatic depth."""
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
         raise InputError(f"depth must be a non-negative int or None, got {depth!r}")
-    n_rules = len(rules.productions)
-    frags = {}
-    min_depth = None
-    try:
-        for d in range(n_rules + 2):
-            frags[d] = unroll(rules, start, d, MAX_PATTERN_CHARS)
-            if frags[d] is not None:
-                min_depth = d
-                break
-    except PatternTooLarge as exc:
-        raise GrammarError(f"grammar {name!r}: its automaton explodes (a pattern over {exc.args[0]} chars at "
-                           f"recursion depth {max(frags, default=0)}): simplify deeply nested precedence rules "
-                           f"(write `operand (op operand)*`) or split alternatives") from None
+    un = Unroller(rules, start)
+    min_depth = next((d for d in range(len(rules.productions) + 2) if un.rule(start, d) is not None), None)
     if min_depth is None:
         raise GrammarError(f"grammar {name!r}: rule {start!r} derives no finite sentence (every alternative "
                            f"recurses forever); add a base case")
-    try:
-        recursive = unroll(rules, start, min_depth + 1, MAX_PATTERN_CHARS).regex != frags[min_depth].regex
-    except PatternTooLarge:
-        recursive = True
-    if not recursive:
-        return frags[min_depth].regex, 0, False
+    base = un.rule(start, min_depth).node
+    if un.rule(start, min_depth + 1).node is base:  # hash-consed: identical IR means no depth-bounded recursion
+        return base, None, 0, False
     if depth is not None:
         if depth < min_depth:
             raise GrammarError(f"grammar {name!r} has no sentence within depth {depth}: the shortest needs "
                                f"depth {min_depth}")
+        return un.rule(start, depth).node, None, depth, True
+    # deepen while the automaton stays small; skip a depth whose predicted size (growth of the
+    # last level) is over the bound instead of paying for a build that would be thrown away
+    best, prev = None, None
+    for d in range(min_depth, MAX_AUTO_DEPTH + 1):
+        node = un.rule(start, d).node
+        cap = AUTO_STATES if best is not None else (budget or Budget()).max_states
         try:
-            return unroll(rules, start, depth, MAX_PATTERN_CHARS).regex, depth, True
-        except PatternTooLarge:
-            best = _largest_fitting(rules, start, min_depth, depth, MAX_PATTERN_CHARS)
-            raise GrammarError(f"grammar {name!r} at depth {depth} needs a pattern over {MAX_PATTERN_CHARS} "
-                               f"chars (automaton too large); use depth <= {best}") from None
-    best = _largest_fitting(rules, start, min_depth, MAX_AUTO_DEPTH, AUTO_PATTERN_CHARS)
-    if best == min_depth:
-        return frags[min_depth].regex, min_depth, True
-    return unroll(rules, start, best, AUTO_PATTERN_CHARS).regex, best, True
-
-
-def _largest_fitting(rules: GrammarRules, start: str, lo: int, hi: int, limit: int) -> int:
-    best = lo
-    for d in range(lo + 1, hi + 1):
-        try:
-            unroll(rules, start, d, limit)
-        except PatternTooLarge:
+            dfa, raw = to_byte_dfa(node, budget=Budget(max_states=cap), error=GrammarError,
+                                   what=f"grammar {name!r} at depth {d}", raw_states=True)
+        except GrammarError:
+            if best is None:
+                raise
             break
-        best = d
+        best = (node, dfa, d, True)
+        if prev is not None and raw * raw / max(prev, 1) > AUTO_STATES:
+            break
+        prev = raw
     return best
 
 

@@ -1,9 +1,11 @@
-"""A Lark grammar (its BNF rules) -> one regular expression, exact up to a recursion depth.
+"""A Lark grammar (its BNF rules) -> one IR node (``automata.ir``), exact up to a recursion depth.
 
 Why this is exact where it matters: a context-free language cut at a bounded nesting
 depth is regular, and everything a diffusion canvas can hold is bounded anyway. The
 translation works on the rules Lark itself compiled (``Lark(...).rules``, EBNF already
-expanded to BNF) and the terminals' regexes (``lark_regex``); no parser generator here.
+expanded to BNF) and the terminals' regexes (parsed once by ``automata.regex_parse``); no
+parser generator here. Each (rule, depth) is built once and shared by every use, so the IR
+grows linearly with the depth (the regex text this replaced grew ~4x per level).
 
 Recursion is handled in two ways:
 
@@ -22,86 +24,96 @@ Recursion is handled in two ways:
 both sides of a boundary may be a word character (``NAME NAME``, ``SELECT a``), the
 separator is mandatory, so Lark's longest-match lexer cuts the text the same way.
 
-The regex grows with the number of copies of recursive rules; ``max_chars`` bounds the
-work, and callers choose the largest depth that fits.
+The automaton (not the IR) grows with the depth; callers choose the largest depth whose
+automaton fits their state budget.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..automata import ir
+from ..automata.regex_parse import parse_regex
 from ..errors import GrammarError
-from .lark_regex import word_edges
 
-__all__ = ["Fragment", "GrammarRules", "PatternTooLarge", "unroll"]
+__all__ = ["Fragment", "GrammarRules", "Unroller", "terminal_node"]
+
+_WORD = [(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)]
+_WORD_MASK = sum(((1 << (hi - lo + 1)) - 1) << lo for lo, hi in _WORD)
+# Lark's common.ESCAPED_STRING / C_COMMENT are lazy, with a look-behind: their exact regular equivalents
+_LAZY_TERMINALS = {
+    r'".*?(?<!\\)(\\\\)*?"': r'"(?:[^"\\\n]|\\[^\n])*"',
+    "/\\*(.|\n)*?\\*/": r"/\*(?:[^*]|\*+[^*/])*\*+/",
+}
 
 
-class PatternTooLarge(Exception):
-    """The pattern passed ``max_chars`` (internal: the caller picks a smaller depth)."""
+def terminal_node(pattern: str, name: str) -> ir.Node:
+    """IR of one Lark terminal regex (Python syntax; ``\\d \\w \\s`` ASCII, see ``automata.regex_parse``)."""
+    for lazy, regular in _LAZY_TERMINALS.items():
+        pattern = pattern.replace(lazy, regular)
+    return parse_regex(pattern, dialect="python", error=GrammarError, where=f"terminal {name}")
+
+
+def _ends_word(node: ir.Node, memo: dict) -> bool:
+    """Whether some sentence of ``node`` ends with an ASCII word character."""
+    hit = memo.get(node)
+    if hit is not None:
+        return hit
+    k = node.kind
+    if k == ir.BYTES:
+        out = bool(node.mask & _WORD_MASK)
+    elif k == ir.CHARS:
+        out = any(lo <= b and a <= hi for lo, hi in node.ranges for a, b in _WORD)
+    elif k == ir.CONCAT:
+        head, tail = node.kids
+        out = _ends_word(tail, memo) or (tail.nullable and _ends_word(head, memo))
+    elif k in (ir.ALT, ir.REPEAT):
+        out = any(_ends_word(c, memo) for c in node.kids)
+    else:
+        out = False
+    memo[node] = out
+    return out
 
 
 @dataclass(frozen=True)
 class Fragment:
-    """A regex for a sub-language, with what its neighbours need to know."""
+    """The IR of a sub-language, with what its neighbours need to know."""
 
-    regex: str         # "" only for the empty-string language
+    node: ir.Node      # ir.EMPTY only for the empty-string language
     nullable: bool     # the language contains ""
     starts_word: bool  # some sentence may start with [0-9A-Za-z_]
     ends_word: bool    # some sentence may end with one
     loop: Fragment | None = None  # set: this is ``loop`` repeated (>= 1 times, >= 0 when nullable)
 
 
-EMPTY = Fragment("", True, False, False)
+EMPTY = Fragment(ir.EMPTY, True, False, False)
 
 
 @dataclass(frozen=True)
 class GrammarRules:
-    """The BNF view of a grammar: productions per rule, portable terminal regexes, ignored terminals."""
+    """The BNF view of a grammar: productions per rule, terminal IR nodes, ignored terminals."""
 
     productions: dict[str, list[tuple[tuple[bool, str], ...]]]  # rule -> [((is_terminal, name), ...), ...]
-    terminals: dict[str, str]                                    # terminal name -> portable regex
+    terminals: dict[str, ir.Node]                                # terminal name -> its IR
     ignore: tuple[str, ...]                                      # names of %ignore terminals
 
     @classmethod
     def from_lark(cls, parser) -> GrammarRules:
         """Read rules, terminals and ``%ignore`` from a built ``lark.Lark`` object."""
-        from .lark_regex import terminal_regex
-
         productions: dict[str, list] = {}
         for rule in parser.rules:
             prod = tuple((sym.is_term, sym.name) for sym in rule.expansion)
             productions.setdefault(rule.origin.name, [])
             if prod not in productions[rule.origin.name]:
                 productions[rule.origin.name].append(prod)
-        terminals = {t.name: terminal_regex(t) for t in parser.terminals}
+        terminals = {t.name: terminal_node(t.pattern.to_regexp(), t.name) for t in parser.terminals}
         return cls(productions, terminals, tuple(parser.ignore_tokens))
 
 
-def _group(regex: str) -> str:
-    return "(?:" + regex + ")"
-
-
-def _strip_optional(regex: str) -> str | None:
-    """``X`` for a regex written ``(?:X)?`` (one group spanning it all), else None."""
-    if not (regex.startswith("(?:") and regex.endswith(")?")):
-        return None
-    depth, i, in_class = 0, 0, False
-    while i < len(regex):
-        ch = regex[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return regex[3:-2] if i == len(regex) - 2 else None
-        i += 1
+def _strip_optional(node: ir.Node) -> ir.Node | None:
+    """``X`` for a node ``X?``, else None."""
+    if node.kind == ir.REPEAT and node.lo == 0 and node.hi == 1:
+        return node.kids[0]
     return None
 
 
@@ -110,14 +122,10 @@ def _alt(frags: list[Fragment]) -> Fragment | None:
     frags = [f for f in frags if f is not None]
     if not frags:
         return None
-    nonempty = list(dict.fromkeys(f.regex for f in frags if f.regex))
-    nullable = any(f.nullable for f in frags)
-    if not nonempty:
+    node = ir.alt(*(f.node for f in frags))
+    if node is ir.EMPTY:
         return EMPTY
-    regex = nonempty[0] if len(nonempty) == 1 else _group("|".join(nonempty))
-    if nullable and not all(f.nullable for f in frags if f.regex):
-        regex = _group(regex) + "?"
-    return Fragment(regex, nullable, any(f.starts_word for f in frags), any(f.ends_word for f in frags))
+    return Fragment(node, node.nullable, any(f.starts_word for f in frags), any(f.ends_word for f in frags))
 
 
 def _names(sym) -> set[str]:
@@ -176,22 +184,25 @@ def _rule_refs(prod: tuple):
             yield payload
 
 
-class _Unroller:
-    """Memoised translation of (rule, depth) -> Fragment."""
+class Unroller:
+    """Memoised translation of (rule, depth) -> Fragment (one instance serves every depth of a grammar)."""
 
-    def __init__(self, rules: GrammarRules, start: str, max_chars: int):
+    def __init__(self, rules: GrammarRules, start: str):
+        if start not in rules.productions:
+            raise GrammarError(f"unknown start rule {start!r}; the grammar defines: "
+                               f"{', '.join(sorted(rules.productions))}")
         self.rules = rules
-        self.max_chars = max_chars
+        self.start = start
         self.memo: dict[tuple[str, int], Fragment | None] = {}
         if rules.ignore:
-            sep = _group("|".join(rules.terminals[n] for n in rules.ignore))
-            self.sep_star, self.sep_plus = sep + "*", sep + "+"
+            sep = ir.alt(*(rules.terminals[n] for n in rules.ignore))
+            self.sep_star, self.sep_plus = ir.star(sep), ir.plus(sep)
         else:
-            self.sep_star = self.sep_plus = ""
+            self.sep_star = self.sep_plus = ir.EMPTY
         self.terms = {}
-        for name, regex in rules.terminals.items():
-            sw, ew, nullable = word_edges(regex)
-            self.terms[name] = Fragment(regex, nullable, sw, ew)
+        ends: dict = {}
+        for name, node in rules.terminals.items():
+            self.terms[name] = Fragment(node, node.nullable, bool(node.first & _WORD_MASK), _ends_word(node, ends))
         self.shapes = {name: self._classify(name) for name in rules.productions}
         self.back_edges = self._back_edges(start)
 
@@ -238,11 +249,6 @@ class _Unroller:
                 stack.append((child, iter(children(child))))
         return back
 
-    def _check(self, frag: Fragment | None) -> Fragment | None:
-        if frag is not None and len(frag.regex) > self.max_chars:
-            raise PatternTooLarge(len(frag.regex))
-        return frag
-
     def symbol(self, owner: str, sym: tuple, depth: int) -> Fragment | None:
         kind, name = sym
         if kind == "opt":
@@ -254,7 +260,7 @@ class _Unroller:
             return None if depth == 0 else self.rule(name, depth - 1)
         return self.rule(name, depth)
 
-    def _sep(self, need: bool) -> str:
+    def _sep(self, need: bool) -> ir.Node:
         return self.sep_plus if need else self.sep_star
 
     def repeat(self, body: Fragment, at_least_one: bool) -> Fragment:
@@ -262,20 +268,19 @@ class _Unroller:
         if body is EMPTY:
             return EMPTY
         sep = self._sep(body.ends_word and body.starts_word)
-        if not sep:
-            regex = _group(body.regex) + ("+" if at_least_one else "*")
+        if sep is ir.EMPTY:
+            node = ir.repeat(body.node, 1 if at_least_one else 0, None)
         else:
-            regex = body.regex + _group(sep + body.regex) + "*"
-            regex = regex if at_least_one else _group(regex) + "?"
-        return self._check(Fragment(regex, body.nullable or not at_least_one, body.starts_word, body.ends_word,
-                                    loop=body))
+            node = ir.concat(body.node, ir.star(ir.concat(sep, body.node)))
+            node = node if at_least_one else ir.opt(node)
+        return Fragment(node, body.nullable or not at_least_one, body.starts_word, body.ends_word, loop=body)
 
     def optional(self, frag: Fragment) -> Fragment:
         if frag.nullable:
             return frag
         if frag.loop is not None:
             return self.repeat(frag.loop, at_least_one=False)
-        return Fragment(_group(frag.regex) + "?", True, frag.starts_word, frag.ends_word)
+        return Fragment(ir.opt(frag.node), True, frag.starts_word, frag.ends_word)
 
     def seq(self, items: list) -> Fragment | None:
         """Concatenate fragments with ignored separators (``None`` anywhere: the empty language)."""
@@ -284,7 +289,7 @@ class _Unroller:
         items = [it for it in items if it is not EMPTY]
         if len(items) == 1:
             return items[0]
-        out: list[str] = []
+        out: list[ir.Node] = []
         left_word = False      # the text so far may end with a word char
         leading = True         # nothing emitted yet but leading repetitions (which carry their separator)
         nullable, starts_word = True, False
@@ -292,28 +297,28 @@ class _Unroller:
             body = frag.loop
             if nullable:
                 starts_word = starts_word or frag.starts_word
-            quant = "*" if frag.nullable else "+"
+            lo = 0 if frag.nullable else 1
             if leading and body is not None and i + 1 < len(items):
                 nxt = items[i + 1]
                 sep = self._sep(body.ends_word and (body.starts_word or nxt.starts_word))
-                out.append(_group(body.regex + sep) + quant)
-            elif leading and frag.nullable and i + 1 < len(items) and _strip_optional(frag.regex) is not None:
+                out.append(ir.repeat(ir.concat(body.node, sep), lo, None))
+            elif leading and frag.nullable and i + 1 < len(items) and _strip_optional(frag.node) is not None:
                 # an optional head: its separator goes inside the option, or "" + next would need one too
                 nxt = items[i + 1]
                 sep = self._sep(frag.ends_word and nxt.starts_word)
-                out.append(_group(_strip_optional(frag.regex) + sep) + "?")
+                out.append(ir.opt(ir.concat(_strip_optional(frag.node), sep)))
             elif leading:
-                out.append(frag.regex)
+                out.append(frag.node)
                 leading = False
             elif body is not None:
                 sep = self._sep((left_word or body.ends_word) and body.starts_word)
-                out.append(_group(sep + body.regex) + quant)
+                out.append(ir.repeat(ir.concat(sep, body.node), lo, None))
             else:
                 sep = self._sep(left_word and frag.starts_word)
                 if frag.nullable:
-                    out.append(_group(sep + frag.regex) + "?")
+                    out.append(ir.opt(ir.concat(sep, frag.node)))
                 else:
-                    out.append(sep + frag.regex)
+                    out.append(ir.concat(sep, frag.node))
             left_word = frag.ends_word or (frag.nullable and left_word)
             nullable = nullable and frag.nullable
         ends_word = False
@@ -321,7 +326,7 @@ class _Unroller:
             ends_word = ends_word or frag.ends_word
             if not frag.nullable:
                 break
-        return self._check(Fragment(_group("".join(out)), nullable, starts_word, ends_word))
+        return Fragment(ir.concat(*out), nullable, starts_word, ends_word)
 
     def production(self, owner: str, prod, depth: int) -> Fragment | None:
         return self.seq([self.symbol(owner, sym, depth) for sym in prod])
@@ -338,37 +343,14 @@ class _Unroller:
         beta = _alt([self.production(name, p, depth) for p in left])
         gamma = _alt([self.production(name, p, depth) for p in right])
         delta = _alt([self.production(name, p, depth) for p in infix])
-        if beta is not None and gamma is None and beta.regex == alpha.regex:
+        if beta is not None and gamma is None and beta.node is alpha.node:
             x = self.repeat(alpha, at_least_one=True)  # A: x | A x  ==  x+
-        elif gamma is not None and beta is None and gamma.regex == alpha.regex:
+        elif gamma is not None and beta is None and gamma.node is alpha.node:
             x = self.repeat(alpha, at_least_one=True)
         else:
             x = self.seq(([self.repeat(gamma, False)] if gamma is not None else []) + [alpha] +
                          ([self.repeat(beta, False)] if beta is not None else []))
         if delta is not None:
             x = self.seq([x, self.repeat(self.seq([delta, x]), at_least_one=False)])
-        self.memo[key] = self._check(x)
-        return self.memo[key]
-
-
-def unroll(rules: GrammarRules, start: str, depth: int, max_chars: int) -> Fragment | None:
-    """The regex of ``start`` at recursion ``depth`` (``None``: no sentence within that depth).
-
-    Parameters
-    ----------
-    rules : GrammarRules
-        The grammar's BNF view.
-    start : str
-        The start rule.
-    depth : int
-        How many cycle-closing rule references one derivation path may follow.
-    max_chars : int
-        Raise ``PatternTooLarge`` as soon as a sub-pattern passes this length.
-
-    Returns
-    -------
-    Fragment or None
-    """
-    if start not in rules.productions:
-        raise GrammarError(f"unknown start rule {start!r}; the grammar defines: {', '.join(sorted(rules.productions))}")
-    return _Unroller(rules, start, max_chars).rule(start, depth)
+        self.memo[key] = x
+        return x

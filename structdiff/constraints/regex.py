@@ -1,11 +1,12 @@
-"""Choice constraints: the output is exactly one of a list of strings (a regex alternation)."""
+"""Choice constraints: the output is exactly one of a list of strings (a trie of literals in the IR)."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from ..automata import ir
 from ..errors import InputError
-from .base import RegexConstraint, escape_literal
+from .base import RegexConstraint
 
 __all__ = ["ChoiceConstraint"]
 
@@ -28,8 +29,13 @@ class ChoiceConstraint(RegexConstraint):
         bad = [o for o in opts if not isinstance(o, str)]
         if bad:
             raise InputError(f"every choice must be a str, got {type(bad[0]).__name__} {bad[0]!r}")
+        for o in opts:
+            try:
+                o.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InputError(f"choice {o!r} is not valid Unicode text (a lone surrogate)") from None
         self.options = opts
-        super().__init__("(?:" + "|".join(escape_literal(o) for o in opts) + ")")
+        super().__init__(node=ir.choices(opts), what=f"choices ({len(opts)} options)")
 
     def __repr__(self) -> str:
         shown = ", ".join(repr(o) for o in self.options[:5]) + (", ..." if len(self.options) > 5 else "")

@@ -30,8 +30,6 @@ __all__ = [
     "count_solutions",
     "grid_string",
     "parse_puzzle",
-    "sudoku",
-    "sudoku_constraint",
     "sudoku_layout",
     "sudoku_prompt",
     "validate_puzzle",
@@ -320,14 +318,3 @@ def validate_puzzle(puzzle: str | Sequence[Sequence[int]], size: int | None = No
         raise MultipleSolutionsError("the puzzle has several solutions (found at least 2), so it is not a proper "
                                      "Sudoku: add clues, or pass allow_multiple=True to get any one valid solution")
     return grid, count == 1
-
-
-def sudoku(puzzle: str | Sequence[Sequence[int]], size: int | None = None, *, allow_multiple: bool = False):
-    """Validate ``puzzle`` and build its constraint: what ``Constraint.sudoku(puzzle, size)`` returns."""
-    from .sudoku_solve import SudokuConstraint
-
-    grid, _ = validate_puzzle(puzzle, size, allow_multiple=allow_multiple)
-    return SudokuConstraint(grid_string(grid), len(grid), allow_multiple)
-
-
-sudoku_constraint = sudoku

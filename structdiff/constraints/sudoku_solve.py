@@ -17,9 +17,10 @@ from ..sampler import SamplerConfig, denoise
 from ..sampler.hooks import HookChain
 from .base import CompiledConstraint, Constraint
 from .csp_hook import CanvasLayout, CSPHook
-from .sudoku import SudokuCSP, SudokuError, check_clues, grid_string, parse_puzzle, sudoku_layout
+from .sudoku import (SudokuCSP, SudokuError, check_clues, grid_string, parse_puzzle, sudoku_layout,
+                     validate_puzzle)
 
-__all__ = ["CompiledSudoku", "SudokuConstraint", "SudokuHook", "SudokuResult", "solve_grids"]
+__all__ = ["CompiledSudoku", "SudokuConstraint", "SudokuHook", "SudokuResult", "solve_grids", "sudoku_constraint"]
 
 
 @dataclass
@@ -133,6 +134,14 @@ class SudokuConstraint(Constraint):
                                      f"(digits, newlines, EOS); max_tokens is {max_tokens}")
         return CompiledSudoku(self, tokenizer, layout, int(canvas_length), layout.length + 1)
 
+    def accepts(self, text: str) -> bool:
+        """Whether ``text`` is a solution of the puzzle, rows on lines."""
+        try:
+            self.parse(text)
+        except InputError:
+            return False
+        return text.count("\n") == self.size - 1
+
     def parse(self, text: str) -> list[list[int]]:
         """Output text -> the solved grid; ``InputError`` unless it is a solution of this puzzle."""
         try:
@@ -163,11 +172,7 @@ class CompiledSudoku(CompiledConstraint):
 
     def matches(self, text: str) -> bool:
         """Whether ``text`` is a solution of the puzzle, rows on lines."""
-        try:
-            self.constraint.parse(text)
-        except InputError:
-            return False
-        return text.count("\n") == self.constraint.size - 1
+        return self.constraint.accepts(text)
 
     def make_hook(self, batch_size: int = 1, *, time_limit: float = 60.0) -> SudokuHook:
         """A fresh hook for ``batch_size`` rows of this puzzle (hooks hold per-call state)."""
@@ -184,3 +189,10 @@ class SudokuHook(CSPHook):
         super().__init__([SudokuCSP(r.constraint.grid) for r in rows], first.layout,
                          canvas_length=first.canvas_length, eos_id=first.eos_id, pad_id=first.pad_id,
                          time_limit=time_limit)
+
+
+def sudoku_constraint(puzzle: str | Sequence[Sequence[int]], size: int | None = None, *,
+                      allow_multiple: bool = False) -> SudokuConstraint:
+    """Validate ``puzzle`` and build its constraint: what ``Constraint.sudoku(puzzle, size)`` returns."""
+    grid, _ = validate_puzzle(puzzle, size, allow_multiple=allow_multiple)
+    return SudokuConstraint(grid_string(grid), len(grid), allow_multiple)
