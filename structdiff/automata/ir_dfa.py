@@ -191,12 +191,20 @@ def to_byte_dfa(node: ir.Node, *, budget: Budget | None = None, error: type = Sc
 def _trim(trans: np.ndarray, accept: np.ndarray, error: type, what: str) -> ByteDFA:
     """Drop states that cannot reach acceptance (all are reachable by construction), then minimise."""
     q = trans.shape[0]
+    src, byte = np.nonzero(trans >= 0)
+    pairs = np.unique(src.astype(np.int64) * q + trans[src, byte])  # distinct (src, dst) edges
+    src, dst = pairs // q, pairs % q
+    order = np.argsort(dst, kind="stable")
+    src = src[order]
+    starts = np.searchsorted(dst[order], np.arange(q + 1))  # CSR by destination
     live = accept.copy()
-    while True:
-        nxt = live | (np.where(trans >= 0, live[np.maximum(trans, 0)], False)).any(axis=1)
-        if (nxt == live).all():
-            break
-        live = nxt
+    frontier = np.flatnonzero(accept)
+    while frontier.size:  # backward BFS from the accepting states
+        cnt = starts[frontier + 1] - starts[frontier]
+        idx = np.repeat(starts[frontier] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
+        pred = np.unique(src[idx])
+        frontier = pred[~live[pred]]
+        live[frontier] = True
     if not live[0]:
         raise error(f"{what} matches nothing: no output can satisfy it")
     trans = np.where((trans >= 0) & live[np.maximum(trans, 0)], trans, -1)

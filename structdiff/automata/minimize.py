@@ -5,9 +5,11 @@ pattern holds many copies of the same rule, so the raw DFA has many equivalent s
 (arithmetic at depth 3: 2,252 raw states, 26 minimal). The canvas DP costs
 ``O(L x edges)`` per pass and the token lift ``O(Q x V)`` once, so merging pays twice.
 
-Each round is one ``np.unique`` over the rows ``(block, block of successor per byte
-class)``; the number of rounds is at most the longest distinguishing word, small for
-these automata.
+Each round splits blocks by the rows ``(block, block of successor per byte class)``. Rows
+are compared through two independent 64-bit hashes (1-D sorts, fast) and the result is
+verified exactly: a block whose members' rows differ (a hash collision) makes that round
+fall back to ``np.unique`` over the rows themselves. Counting automata (``x{1,200}``) need
+one round per count, so a round must cost microseconds, not a structured sort.
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ def minimize_dfa(trans: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.
     dead = compact < 0  # [Q, K]
     block = accept.astype(np.int64)  # [Q] block id per state
     n_blocks = int(np.unique(block).size)
+    rng = np.random.default_rng(0x3A1)
+    w1, w2 = (rng.integers(1, 2**62, size=compact.shape[1] + 1, dtype=np.int64) | 1 for _ in range(2))  # [K + 1]
     while True:
         succ = np.where(dead, -1, block[np.maximum(compact, 0)])  # [Q, K] block of each successor
         signature = np.concatenate([block[:, None], succ], axis=1)  # [Q, K + 1]
-        _, block = np.unique(signature, axis=0, return_inverse=True)
-        block = block.reshape(-1)
+        block = _split(signature, w1, w2)
         n_new = int(block.max()) + 1
         if n_new == n_blocks:
             break
@@ -59,3 +62,20 @@ def minimize_dfa(trans: np.ndarray, accept: np.ndarray) -> tuple[np.ndarray, np.
     rows = trans[reps]  # [Q', 256]
     new_trans = np.where(rows >= 0, rank[block[np.maximum(rows, 0)]], -1).astype(np.int32)
     return np.ascontiguousarray(new_trans), accept[reps].copy()
+
+
+def _split(signature: np.ndarray, w1: np.ndarray, w2: np.ndarray) -> np.ndarray:
+    """Dense ids of the distinct rows of ``signature`` [Q, K+1] -> [Q] (hashed, then verified exactly)."""
+    sig = signature.astype(np.uint64) + np.uint64(1)
+    h1 = (sig * w1.astype(np.uint64)).sum(axis=1)  # [Q] wrap-around sums
+    h2 = ((sig ^ np.uint64(0x9E3779B97F4A7C15)) * w2.astype(np.uint64)).sum(axis=1)
+    order = np.lexsort((h2, h1))
+    new_group = np.ones(order.size, dtype=bool)
+    new_group[1:] = (h1[order][1:] != h1[order][:-1]) | (h2[order][1:] != h2[order][:-1])
+    ids = np.empty(order.size, dtype=np.int64)
+    ids[order] = np.cumsum(new_group) - 1
+    first = order[new_group]  # one representative row per id
+    if not (signature == signature[first[ids]]).all():  # a collision: exact (slow) path
+        _, ids = np.unique(signature, axis=0, return_inverse=True)
+        return ids.reshape(-1)
+    return ids

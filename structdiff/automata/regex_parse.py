@@ -198,7 +198,6 @@ class _Parser:
         while True:
             self.skip_verbose()
             c = self.peek()
-            q = self.i
             if c == "*":
                 lo, hi = 0, None
                 self.i += 1

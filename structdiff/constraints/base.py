@@ -13,6 +13,7 @@ translated pattern, validators for the rest, and a ``parse`` that builds the val
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Iterable, Sequence
 
 from ..errors import InputError, SchemaError, UnsatisfiableError
@@ -213,14 +214,13 @@ class RegexConstraint(Constraint):
         UnsatisfiableError
             The shortest output needs more than ``max_tokens`` tokens.
         """
-        from ..automata import compile_ir, compile_regex
+        from ..automata import compile_regex
 
         for name, v in (("max_tokens", max_tokens), ("canvas_length", canvas_length)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise InputError(f"{name} must be a positive int, got {v!r}")
-        if self._node is not None:
-            auto = compile_ir(self._node, tokenizer, budget=self._budget, error=self._error, what=self._what,
-                              dfa=self._byte_dfa)
+        if self._node is not None:  # the byte DFA is built (and kept) only when the token automaton is not cached
+            auto = compile_regex(self._node, tokenizer, build=self.byte_dfa)
         else:
             auto = compile_regex(self._pattern, tokenizer, builder=self.dfa_builder)
         need = int(auto.dist[0])
@@ -277,6 +277,7 @@ class CompiledRegex(CompiledConstraint):
                  max_tokens: int):
         super().__init__(constraint, tokenizer, canvas_length, max_tokens)
         self.automaton = automaton
+        self._re = None
 
     @property
     def hook_class(self) -> type:
@@ -285,5 +286,15 @@ class CompiledRegex(CompiledConstraint):
         return RegexHook
 
     def matches(self, text: str) -> bool:
-        """Whether ``text`` is in the constraint's language (its byte DFA; validators not run)."""
-        return "\x00" not in text and self.constraint.byte_dfa().matches(text.encode("utf-8", errors="surrogatepass"))
+        """Whether ``text`` is in the constraint's language (validators not run)."""
+        if self.constraint.node is not None:
+            return "\x00" not in text and self.constraint.byte_dfa().matches(text.encode("utf-8", "surrogatepass"))
+        if self._re is None:  # legacy Rust-syntax pattern (JSON Schema): Python re reads nearly all of it
+            try:
+                self._re = re.compile(self.constraint.pattern)
+            except re.error:
+                self._re = False
+        if self._re is not False:
+            return self._re.fullmatch(text) is not None
+        s = self.automaton.run(self.tokenizer.encode(text))
+        return s >= 0 and bool(self.automaton.accept[s])
