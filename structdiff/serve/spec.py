@@ -92,7 +92,7 @@ def _schema_value(value: Any, param: str) -> Any:
 
 def _grammar_text(text: str) -> str:
     """Grammar text from a client: a shipped grammar name, else Lark text (never read as a server file path)."""
-    import grammars
+    from .. import grammars
 
     if text in grammars.names():
         return text
