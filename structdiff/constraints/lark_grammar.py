@@ -221,6 +221,9 @@ class LarkConstraint(RegexConstraint):
                                f"needs every terminal defined by a string or regex") from None
         try:
             node, dfa, self.depth, self.recursive = _choose_depth(rules, start, depth, self.grammar_name, budget)
+        except KeyError as exc:
+            raise GrammarError(f"terminal {exc.args[0]} has no pattern (declared with %declare?): a constraint "
+                               f"needs every terminal defined by a string or regex") from None
         except RecursionError:
             raise GrammarError(f"grammar {self.grammar_name!r}: its rules nest too deeply to translate; lower depth "
                                f"or flatten the nesting into loops (`item (sep item)*`)") from None
