@@ -102,14 +102,15 @@ def check_sampler_options(max_tokens: Any, options: Mapping[str, Any]) -> None:
 
     check_int("max_tokens", max_tokens, 1, LIMITS["max_tokens"])
     known = {f.name for f in fields(SamplerConfig)} - {"max_tokens"}
+    passes = check_int("max_passes", options.get("max_passes", SamplerConfig.max_passes), 1, LIMITS["max_passes"])
     for name, v in options.items():
         if name not in known:
             raise InputError(f"unknown option {name!r}; sampler options are {', '.join(sorted(known))} (the "
                              f"canvas length is the model's: load_model('tiny-random', canvas_length=...))")
         if name == "max_passes":
-            check_int(name, v, 1, LIMITS["max_passes"])
-        elif name == "stability_threshold":
-            check_int(name, v, 0, options.get("max_passes", SamplerConfig.max_passes))
+            continue
+        if name == "stability_threshold":
+            check_int(name, v, 0, passes)
         elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise InputError(f"{name} must be a finite number >= 0, got {clip(v, 60)}")
 

@@ -1,4 +1,4 @@
-"""Hypothesis strategies of hostile inputs for every public entry point (used by test_fuzz and bench/fuzz).
+"""Hostile inputs for every public entry point, and how each call is judged (test_fuzz and bench/fuzz).
 
 ``size="fast"`` keeps every input small enough for CI on a busy 2-core machine; ``size="deep"``
 (bench/fuzz.py, each input in a child process) adds the pathological sizes: long literals,
@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-__all__ = ["api_calls", "choices_lists", "cli_argvs", "json_schemas", "lark_grammars", "regexes", "schema_options"]
+__all__ = ["ENTRY_POINTS", "InvalidOutput", "api_calls", "choices_lists", "cli_argvs", "json_schemas", "lark_grammars",
+           "pydantic_cases", "pydantic_models", "regexes", "run_api", "run_choices", "run_cli", "run_json_schema",
+           "run_lark", "run_pydantic", "run_regex", "schema_options"]
 
 SURROGATES = st.sampled_from(["\ud800", "\udfff", "\udcff", "\udc80"])
 ODD_TEXT = st.one_of(
@@ -319,3 +321,252 @@ def _dumps(schema) -> str:
         return json.dumps(schema, ensure_ascii=False)
     except (TypeError, ValueError):
         return repr(schema)
+
+
+# -- runners: one call per entry point, judged the same way in tests and in bench/fuzz.py ---------------
+
+GEN = {"max_tokens": 24, "max_passes": 2, "max_repair_rounds": 1}
+MAX_MESSAGE = 2000  # characters an error message may have (they clip quoted inputs)
+
+
+class InvalidOutput(AssertionError):
+    """A call returned output that its constraint does not accept (checked independently)."""
+
+
+def _judge_error(e: Exception) -> str:
+    from structdiff.errors import StructDiffError
+
+    if not isinstance(e, StructDiffError):
+        raise e
+    if "internal invariant broken" in str(e):
+        raise InvalidOutput(str(e)[:300])
+    if len(str(e)) > MAX_MESSAGE:
+        raise AssertionError(f"{type(e).__name__} message of {len(str(e))} characters")
+    return "error"
+
+
+def _compile_and_maybe_generate(make, model, generate: bool):
+    import structdiff as s
+
+    c = make()
+    comp = c.compile(model.tokenizer, canvas_length=model.canvas_length, max_tokens=GEN["max_tokens"])
+    out = s.Generator(model, c, **GEN)("Write it:", seed=0) if generate else None
+    return c, comp, out
+
+
+def run_regex(pattern: str, model, generate: bool) -> str:
+    """Compile (and maybe generate); the output must fullmatch the pattern (``re`` when it can parse it)."""
+    import re
+
+    from structdiff.constraints import Constraint
+
+    try:
+        _, comp, out = _compile_and_maybe_generate(lambda: Constraint.from_regex(pattern), model, generate)
+    except Exception as e:  # noqa: BLE001 - judged: StructDiffError is fine, anything else re-raised
+        return _judge_error(e)
+    if out is not None:
+        try:
+            rx = re.compile(pattern)
+        except (re.error, OverflowError, RecursionError, ValueError):
+            rx = None
+        ok = rx.fullmatch(out.text) is not None if rx is not None else comp.matches(out.text)
+        if not ok:
+            raise InvalidOutput(f"{out.text!r} does not match {pattern!r}")
+    return "valid"
+
+
+def run_json_schema(payload: tuple, model, generate: bool) -> str:
+    """Compile (and maybe generate); the value must be valid under the schema (``jsonschema``)."""
+    import json
+
+    from structdiff.constraints import Constraint
+
+    schema, options = payload
+    try:
+        _, _, out = _compile_and_maybe_generate(lambda: Constraint.from_json_schema(schema, **options), model,
+                                                generate)
+    except Exception as e:  # noqa: BLE001 - judged
+        return _judge_error(e)
+    if out is not None:
+        import jsonschema
+
+        value = json.loads(out.text)
+        try:
+            doc = json.loads(schema) if isinstance(schema, str) else schema
+            ok = jsonschema.validators.validator_for(doc)(doc).is_valid(value)
+        except Exception:  # noqa: BLE001 - jsonschema cannot judge (unresolvable $ref, odd draft): skip
+            ok = True
+        if not ok:
+            raise InvalidOutput(f"{out.text!r} is not valid under {str(schema)[:200]}")
+    return "valid"
+
+
+def run_lark(grammar: str, model, generate: bool) -> str:
+    """Compile (and maybe generate); the output must parse with the grammar."""
+    from structdiff.constraints import Constraint
+
+    try:
+        c, _, out = _compile_and_maybe_generate(lambda: Constraint.from_lark(grammar), model, generate)
+    except Exception as e:  # noqa: BLE001 - judged
+        return _judge_error(e)
+    if out is not None:
+        try:
+            c.lark.parse(out.text)
+        except Exception as e:  # noqa: BLE001 - any parse failure is an invalid output
+            raise InvalidOutput(f"{out.text!r} does not parse: {str(e)[:200]}") from None
+    return "valid"
+
+
+def run_choices(options, model, generate: bool) -> str:
+    """Compile (and maybe generate); the output must be one of the options."""
+    from structdiff.constraints import Constraint
+
+    try:
+        _, _, out = _compile_and_maybe_generate(lambda: Constraint.from_choices(options), model, generate)
+    except Exception as e:  # noqa: BLE001 - judged
+        return _judge_error(e)
+    if out is not None and out.text not in options:
+        raise InvalidOutput(f"{out.text!r} is not one of the choices")
+    return "valid"
+
+
+API_SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+def run_api(kwargs: dict, model, generate: bool = True) -> str:
+    """``generate_json`` with hostile arguments; a returned value must satisfy ``API_SCHEMA``."""
+    import structdiff as s
+
+    kw = dict(kwargs)
+    prompt = kw.pop("prompt")
+    kw.setdefault("max_tokens", 16)
+    kw.setdefault("max_passes", 2)
+    try:
+        res = s.generate_json(API_SCHEMA, prompt, model, **kw)
+    except Exception as e:  # noqa: BLE001 - judged
+        return _judge_error(e)
+    for v in res if isinstance(res, list) else [res]:
+        v = v.value if hasattr(v, "value") else v
+        if not (isinstance(v, dict) and isinstance(v.get("n"), int)):
+            raise InvalidOutput(f"{v!r} is not valid under {API_SCHEMA}")
+    return "valid"
+
+
+def run_cli(argv: list, model, generate: bool = True) -> str:
+    """``structdiff ARGV`` in process, with streams that encode like a real terminal's.
+
+    Exit 0 is ``"valid"``; exit 1/2 with one ``structdiff: error:`` line (or an argparse usage
+    error) is ``"error"``; a traceback, the catch-all "run again with --debug" line or another
+    exit code fails.
+    """
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from structdiff.cli import commands, main
+
+    commands._MODELS[("tiny-random", "cpu", None)] = model
+    full = [*argv, "--model", "tiny-random", "--max-tokens", "16", "--max-passes", "2"]
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace")
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            rc = main(full)
+        except SystemExit as e:  # argparse usage errors
+            rc = e.code
+        out.flush()
+        err.flush()
+    text = err.buffer.getvalue().decode("utf-8", "replace")
+    if "Traceback" in text or "run again with --debug" in text or rc not in (0, 1, 2, 130):
+        raise AssertionError(f"exit {rc}: {text[-300:]}")
+    return "valid" if rc == 0 else "error"
+
+
+def pydantic_models() -> dict:
+    """Named pydantic models whose validators misbehave in the ways users' code does."""
+    from pydantic import BaseModel, field_validator, model_validator
+
+    calls = {"n": 0}
+
+    class Fine(BaseModel):
+        n: int
+        name: str
+
+    class RaisesRuntime(BaseModel):
+        n: int
+
+        @field_validator("n")
+        @classmethod
+        def boom(cls, v):
+            raise RuntimeError("validator crashed")
+
+    class RaisesType(BaseModel):
+        n: int
+
+        @model_validator(mode="after")
+        def boom(self):
+            raise TypeError("bad type handling")
+
+    class Rejects(BaseModel):
+        n: int
+
+        @field_validator("n")
+        @classmethod
+        def never(cls, v):
+            raise ValueError("never valid")
+
+    class Flaky(BaseModel):
+        n: int
+
+        @field_validator("n")
+        @classmethod
+        def flip(cls, v):
+            calls["n"] += 1
+            if calls["n"] % 2 == 0:
+                raise ValueError("changed my mind")
+            return v
+
+    class Recursive(BaseModel):
+        n: int
+        child: Recursive | None = None
+
+    Recursive.model_rebuild(_types_namespace={"Recursive": Recursive})
+
+    class KeyErr(BaseModel):
+        n: int
+
+        @field_validator("n")
+        @classmethod
+        def lookup(cls, v):
+            return {}[v]
+
+    return {c.__name__: c for c in (Fine, RaisesRuntime, RaisesType, Rejects, Flaky, Recursive, KeyErr)}
+
+
+def run_pydantic(name: str, model, generate: bool = True) -> str:
+    """``generate_json(Model, ...)`` for a model from ``pydantic_models``; the result must be an instance."""
+    import structdiff as s
+
+    cls = pydantic_models()[name]
+    try:
+        res = s.generate_json(cls, "A record:", model, max_tokens=32, max_passes=2, max_repair_rounds=1, seed=0)
+    except Exception as e:  # noqa: BLE001 - judged
+        return _judge_error(e)
+    if not isinstance(res, cls):
+        raise InvalidOutput(f"{res!r} is not a {name}")
+    return "valid"
+
+
+def pydantic_cases(size: str = "fast") -> st.SearchStrategy[str]:
+    return st.sampled_from(["Fine", "RaisesRuntime", "RaisesType", "Rejects", "Flaky", "Recursive", "KeyErr"])
+
+
+# entry point -> (strategy factory, runner, share of inputs that also generate)
+ENTRY_POINTS = {
+    "regex": (regexes, run_regex, 0.15),
+    "json_schema": (lambda size: st.tuples(json_schemas(size), schema_options(size)), run_json_schema, 0.15),
+    "lark": (lark_grammars, run_lark, 0.15),
+    "choices": (choices_lists, run_choices, 0.15),
+    "api_args": (api_calls, run_api, 1.0),
+    "cli": (cli_argvs, run_cli, 1.0),
+    "pydantic": (pydantic_cases, run_pydantic, 1.0),
+}
