@@ -149,13 +149,13 @@ def _vm(pid: int | str, field: str) -> int:
     return 0
 
 
-def _child(model, runners: dict, rfd: int, wfd: int) -> None:  # pragma: no cover - runs in the fork
+def _child(model, runners: dict, jobs: list, rfd: int, wfd: int) -> None:  # pragma: no cover - in the fork
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     while True:
-        job = _recv(rfd)
-        if job is None:
+        index = _recv(rfd)
+        if index is None:
             os._exit(0)
-        entry, payload, gen = job
+        entry, payload, gen = jobs[index]
         try:
             with open("/proc/self/clear_refs", "w") as f:
                 f.write("5")
@@ -175,10 +175,14 @@ def _child(model, runners: dict, rfd: int, wfd: int) -> None:  # pragma: no cove
 
 
 class Worker:
-    """A forked child that runs inputs; killed and replaced after a hang, a blow-up or a crash."""
+    """A forked child that runs inputs; killed and replaced after a hang, a blow-up or a crash.
 
-    def __init__(self, model, runners):
-        self.model, self.runners = model, runners
+    The inputs (``jobs``) are in the child's memory from the fork on (no pickling of deep
+    structures); the parent sends only their index.
+    """
+
+    def __init__(self, model, runners, jobs: list):
+        self.model, self.runners, self.jobs = model, runners, jobs
         self.pid = None
         self.start()
 
@@ -190,7 +194,7 @@ class Worker:
             os.close(w1)
             os.close(r2)
             try:
-                _child(self.model, self.runners, r1, w2)
+                _child(self.model, self.runners, self.jobs, r1, w2)
             finally:
                 os._exit(1)
         os.close(r1)
@@ -206,8 +210,8 @@ class Worker:
         os.close(self.wfd)
         os.close(self.rfd)
 
-    def run(self, job, timeout: float, mem_bytes: int):
-        """(outcome, detail, peak bytes, seconds) of one input."""
+    def run(self, job: int, timeout: float, mem_bytes: int):
+        """(outcome, detail, peak bytes, seconds) of input number ``job``."""
         t = time.perf_counter()
         try:
             _send(self.wfd, job)
@@ -283,7 +287,6 @@ def main(argv=None) -> int:
     runners = {name: run for name, (_, run, _) in ENTRY_POINTS.items()}
     runners["issue17"] = run_issue
     wanted = [x for x in args.only.split(",") if x] or [*ENTRY_POINTS, "issue17"]
-    worker = Worker(model, runners)
     import random
 
     rng = random.Random(args.seed)
@@ -293,6 +296,7 @@ def main(argv=None) -> int:
     errors: dict = defaultdict(Counter)
     bad: list = []
     t0 = time.perf_counter()
+    worker = None
     try:
         for entry in wanted:
             if entry == "issue17":
@@ -301,8 +305,11 @@ def main(argv=None) -> int:
                 make, _, share = ENTRY_POINTS[entry]
                 jobs = [(x, rng.random() < share) for x in draw_inputs(make(args.size), args.n, args.seed)]
             t_entry = time.perf_counter()
-            for payload, gen in jobs:
-                outcome, detail, peak, secs = worker.run((entry, payload, gen), args.timeout, args.mem_mb << 20)
+            if worker is not None:
+                worker.kill()
+            worker = Worker(model, runners, [(entry, payload, gen) for payload, gen in jobs])
+            for index, (payload, gen) in enumerate(jobs):
+                outcome, detail, peak, secs = worker.run(index, args.timeout, args.mem_mb << 20)
                 counts[entry][outcome] += 1
                 peaks[entry] = max(peaks[entry], peak)
                 if secs > slowest[entry][0]:
@@ -314,7 +321,8 @@ def main(argv=None) -> int:
             print(f"# {entry}: {sum(counts[entry].values())} inputs in {time.perf_counter() - t_entry:.0f} s",
                   file=sys.stderr, flush=True)
     finally:
-        worker.kill()
+        if worker is not None:
+            worker.kill()
 
     cols = ("inputs", "clear errors", "valid outputs", "invalid outputs", "other exceptions", "hangs",
             "memory", "crashes", "peak RSS MiB", "slowest s")

@@ -20,7 +20,7 @@ from ..errors import InputError, SchemaError, clip
 
 __all__ = ["MAX_SCHEMA_NESTING", "MAX_SCHEMA_NODES", "check_json_schema", "check_resources", "check_text"]
 
-MAX_SCHEMA_NESTING = 512  # JSON nesting levels of a schema document (objects and arrays)
+MAX_SCHEMA_NESTING = 256  # JSON nesting levels of a schema document (objects and arrays)
 MAX_SCHEMA_NODES = 2_000_000  # values in a schema document, resources included
 
 # keywords whose subschemas apply to the same instance (a $ref cycle through only these never ends)
@@ -281,6 +281,9 @@ def check_options(make: Any, schema: Any, options: dict) -> Any:
                              f"{type(v).__name__}")
     try:
         return make(schema, **opts)
+    except RecursionError:  # a backstop: the compiler and jsonschema recurse per nesting level
+        raise SchemaError("the schema nests too deeply to compile (Python's recursion limit was reached): "
+                          "flatten it with $defs and $ref, or lower max_depth/any_depth", pointer="") from None
     except TypeError as e:
         if "unexpected keyword argument" not in str(e):
             raise
