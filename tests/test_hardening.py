@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fuzzing import pydantic_models
 from test_automata import TOY_PIECES, ToyTokenizer
 
 import structdiff as s
@@ -322,37 +323,11 @@ def test_user_validator_failures_are_validator_errors(tiny_model):
             assert isinstance(e.value.original, RuntimeError) and e.value.__cause__ is e.value.original
 
 
-def _pydantic_models():
-    from pydantic import BaseModel, field_validator
-
-    class Crashes(BaseModel):
-        n: int
-
-        @field_validator("n")
-        @classmethod
-        def boom(cls, v):
-            raise TypeError("validator code is broken")
-
-    calls = {"n": 0}
-
-    class Flaky(BaseModel):  # accepts on odd calls, rejects on even ones: disagrees with itself
-        n: int
-
-        @field_validator("n")
-        @classmethod
-        def flip(cls, v):
-            calls["n"] += 1
-            if calls["n"] % 2 == 0:
-                raise ValueError("changed my mind")
-            return v
-
-    return Crashes, Flaky
-
-
 @pytest.mark.tier1
 def test_pydantic_validator_failures(tiny_model):
-    crashes, flaky = _pydantic_models()
-    with pytest.raises(ValidatorError, match="TypeError: validator code is broken") as e:
+    models = pydantic_models()
+    crashes, flaky = models["RaisesType"], models["Flaky"]
+    with pytest.raises(ValidatorError, match="TypeError: bad type handling") as e:
         s.generate_json(crashes, "x", tiny_model, max_tokens=16, max_passes=2, seed=0)
     assert isinstance(e.value.original, TypeError)
     with pytest.raises(GenerationError, match="make it deterministic") as e:
