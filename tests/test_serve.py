@@ -323,6 +323,9 @@ def test_invalid_json_body_and_client_exceptions(server, client):
     assert got == 400 and err["error"]["param"] == "messages[0].content" and "surrogate" in err["error"]["message"]
     with pytest.raises(openai.BadRequestError):
         _chat(client, max_tokens=4, extra_body={"guided_json": {"type": "string", "minLength": 300}})
+    got, err = _post_raw(server + "/v1/completions", json.dumps({"model": MODEL, "prompt": ["a"] * 5,
+                                                                  "n": 16}).encode())
+    assert got == 400 and err["error"]["param"] == "prompt" and "split it" in err["error"]["message"]
 
 
 @pytest.mark.tier1

@@ -37,7 +37,9 @@ from .responses import chat_body, chat_message, completion_body, finish_reason, 
 from .scheduler import Job, Output, Scheduler
 from .spec import OutputSpec, output_spec
 
-__all__ = ["ServeState", "create_app"]
+__all__ = ["MAX_ROWS", "ServeState", "create_app"]
+
+MAX_ROWS = 64  # outputs (prompts x n) one request may ask for
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +280,9 @@ async def _serve(state: ServeState, req: ChatRequest | CompletionRequest, reques
         texts = req.prompt if many else [req.prompt]
         if not texts:
             raise ApiError(400, "prompt is an empty list", param="prompt", code="invalid_value")
+        if len(texts) * req.n > MAX_ROWS:
+            raise ApiError(400, f"{len(texts)} prompts x n={req.n} asks for {len(texts) * req.n} outputs; one request "
+                                f"may ask for {MAX_ROWS}: split it", param="prompt", code="invalid_value")
         prompts = [completion_prompt_ids(tok, t, i if many else None) for i, t in enumerate(texts)]
         params = [f"prompt[{i}]" if many else "prompt" for i in range(len(texts))]
     for p, param in zip(prompts, params):
