@@ -158,6 +158,45 @@ def test_chat_prompts_use_the_template_with_tools_or_plain_turns():
         chat_prompt_ids(base, [ChatMessage(role="user", content=[{"type": "image_url", "image_url": {}}])], None)
 
 
+@pytest.mark.tier1
+def test_a_failing_row_fails_alone_and_the_model_thread_goes_on():
+    from structdiff.api import make_generator
+    from structdiff.backend import load_model
+    from structdiff.sampler.hooks import CanvasHook
+    from structdiff.serve.scheduler import Job, Scheduler
+
+    class Broken(CanvasHook):
+        def process_logits(self, view, logits):
+            raise RuntimeError("boom")
+
+    class BrokenCompiled:
+        def hook_class(self, rows, pins=None):
+            return Broken()
+
+    dm = load_model("tiny-random", canvas_length=32, seed=0)
+    sch = Scheduler(dm, max_batch=4, max_passes=2)
+    events: dict[int, tuple] = {}
+    done = threading.Event()
+
+    def note(i):
+        def f(event, payload):
+            events[i] = (event, payload)
+            if len(events) == 3:
+                done.set()
+        return f
+
+    prompt = dm.tokenizer.encode_prompt("x")
+    sch.start()
+    try:
+        for i, comp in enumerate([None, BrokenCompiled(), None]):
+            sch.submit(Job(prompt, comp, 16, make_generator(i), note(i)))
+        assert done.wait(60)
+    finally:
+        sch.stop()
+    assert events[1][0] == "error" and "boom" in str(events[1][1])
+    assert events[0][0] == events[2][0] == "done"
+
+
 # -- tier 1: the running server -----------------------------------------------------------------
 
 @pytest.mark.tier1

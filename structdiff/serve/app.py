@@ -147,7 +147,10 @@ class _Events:
 
     def notify_for(self, i: int):
         def notify(event: str, payload: Any) -> None:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, (i, event, payload))
+            try:
+                self.loop.call_soon_threadsafe(self.queue.put_nowait, (i, event, payload))
+            except RuntimeError:  # the event loop has closed (shutdown): nobody is waiting any more
+                pass
         return notify
 
     async def _watch_disconnect(self, request: Request) -> None:

@@ -83,6 +83,10 @@ class Job:
             self.hook = self.compiled.hook_class([self.compiled], pins=None if pins is None else [pins])
 
 
+def _as_structdiff(exc: BaseException, what: str) -> StructDiffError:
+    return exc if isinstance(exc, StructDiffError) else StructDiffError(f"{what} ({type(exc).__name__}: {exc})")
+
+
 class Scheduler:
     """The model thread and its queue.
 
@@ -156,7 +160,13 @@ class Scheduler:
                         self._active.append(job)
                 batch = list(self._active)
             if batch:
-                self._step(batch)
+                try:
+                    self._step(batch)
+                except Exception as exc:  # the model thread must outlive any one batch
+                    log.exception("block failed for a batch of %d rows", len(batch))
+                    for job in batch:
+                        if job in self._active:
+                            self._finish(job, "error", _as_structdiff(exc, "the model failed on this batch"))
         for job in self._active + list(self._queue):
             job.notify("error", StructDiffError("the server is shutting down"))
 
@@ -173,36 +183,33 @@ class Scheduler:
             ids[k, width - len(c):] = torch.tensor(c, dtype=torch.long)
             mask[k, width - len(c):] = True
         hook = BatchHook(batch, dm.vocab_size, L)
-        try:
-            out = denoise(dm, ids, config=self.config, hook=hook, attention_mask=mask)
-        except Exception as exc:
-            log.exception("block failed for a batch of %d rows", len(batch))
-            err = exc if isinstance(exc, StructDiffError) else StructDiffError(
-                f"the model failed on this batch ({type(exc).__name__}: {exc})")
-            for job in batch:
-                self._finish(job, "error", err)
-            return
+        out = denoise(dm, ids, config=self.config, hook=hook, attention_mask=mask)
         self.blocks_run += 1
         self.rows_run += len(batch)
         block_tokens = out.tokens.cpu()  # [B, L]: one host copy per block
         for k, job in enumerate(batch):
             if k in hook.failed:
-                exc = hook.failed[k]
-                err = exc if isinstance(exc, StructDiffError) else StructDiffError(
-                    f"the constraint hook failed ({type(exc).__name__}: {exc})")
-                self._finish(job, "error", err)
+                self._finish(job, "error", _as_structdiff(hook.failed[k], "the constraint hook failed"))
                 continue
-            st = job.stats
-            st["passes"] += out.rows[k].passes
-            st["blocks"] += 1
-            st["max_batch_rows"] = max(st["max_batch_rows"], len(batch))
-            blk = block_tokens[k].tolist()
-            job.tokens.extend(blk)
-            job.block += 1
-            if dm.tokenizer.eos_id in blk or job.block * L >= job.max_tokens:
-                self._complete(job)
-            elif job.stream and job.rounds == 0:
-                job.notify("block", dm.tokenizer.decode(job.tokens))
+            try:
+                self._advance(job, block_tokens[k].tolist(), out.rows[k].passes, len(batch))
+            except Exception as exc:  # a validator or decoder failing on one row fails that row only
+                log.exception("finishing a row failed")
+                self._finish(job, "error", _as_structdiff(exc, "checking the output failed"))
+
+    def _advance(self, job: Job, blk: list, passes: int, rows: int) -> None:
+        """Append a finished block to ``job``; complete it, or stream the block."""
+        dm = self.model
+        st = job.stats
+        st["passes"] += passes
+        st["blocks"] += 1
+        st["max_batch_rows"] = max(st["max_batch_rows"], rows)
+        job.tokens.extend(blk)
+        job.block += 1
+        if dm.tokenizer.eos_id in blk or job.block * dm.canvas_length >= job.max_tokens:
+            self._complete(job)
+        elif job.stream and job.rounds == 0:
+            job.notify("block", dm.tokenizer.decode(job.tokens))
 
     def _complete(self, job: Job) -> None:
         """The row's output is whole: check it, then answer, repair or fail."""
