@@ -96,9 +96,10 @@ def _assemble(key: str, dfa, token_class: np.ndarray, class_maps: list, pad_id: 
     dsts += [np.full(acc.size, end), [end], [end]]
     clss += [np.full(acc.size, eos_c), [eos_c], [pad_c]]
     src, dst, cls = (np.concatenate([np.asarray(a, dtype=np.int64) for a in x]) for x in (srcs, dsts, clss))
-    pairs = np.unique(np.stack([dst, src, cls], axis=1), axis=0)  # sorted by dst
-    dst, src, cls = pairs[:, 0], pairs[:, 1], pairs[:, 2]
     n_cls = max(eos_c, pad_c) + 1
+    code = np.unique((dst * (q + 1) + src) * n_cls + cls)  # distinct edges sorted by (dst, src, cls): 1-D, fast
+    cls, rest = code % n_cls, code // n_cls
+    src, dst = rest % (q + 1), rest // (q + 1)
     live = np.flatnonzero(token_class >= 0)
     members = live[np.argsort(token_class[live], kind="stable")]
     class_start = np.searchsorted(token_class[members], np.arange(n_cls + 1), side="left")

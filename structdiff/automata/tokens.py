@@ -3,9 +3,11 @@
 Every token's byte string is walked through the byte DFA from every state at once,
 vectorised over the vocabulary one byte position at a time. Tokens are merged on the
 fly when their prefixes have the same *byte classes* (bytes no DFA state tells apart),
-and a prefix that is dead from every state collapses to one "dead" group, so a 262k
-vocabulary costs a few numpy passes over its ~2M bytes. Tokens whose (start -> end)
-state maps are equal form one class.
+and, after every byte, prefixes whose (start -> current) state maps are equal become one
+group (their futures are the same), so the work per byte is bounded by the number of
+distinct maps, not by the size of the vocabulary's trie; a prefix that is dead from every
+state collapses to one "dead" group. Tokens whose (start -> end) state maps are equal
+form one class.
 """
 
 from __future__ import annotations
@@ -138,20 +140,39 @@ def lift_to_classes(dfa: ByteDFA, vb: VocabBytes) -> tuple[np.ndarray, list[np.n
         alive = ncur >= 0
         nq, ncur, child_rep = nq[alive], ncur[alive], child_rep[alive]
         ccount = np.bincount(child_rep, minlength=child_keys.size)
-        live_child = ccount > 0
+        live_idx = np.flatnonzero(ccount > 0)  # [G'] children that are alive from some state
+        lcount = ccount[live_idx]
+        lstart = np.concatenate([[0], np.cumsum(lcount)])  # CSR of the pairs per live child
+        # children whose (start -> current) maps are equal behave alike from here on: keep one group each
+        uid, reps = _dedupe_maps(nq, ncur, lstart, r1, r2)  # [G'] group of each live child, [U] its representative
         new_id = np.zeros(child_keys.size, dtype=np.int64)
-        new_id[live_child] = np.arange(2, 2 + int(live_child.sum()))  # ids 0 (dead), 1 (unused), 2..
+        new_id[live_idx] = uid + 2  # ids 0 (dead), 1 (unused), 2..
         lookup = np.zeros(n_groups * k, dtype=np.int64)
         lookup[child_keys] = new_id
         gid = lookup[key]
-        counts = np.concatenate([[0, 0], ccount[live_child]])
-        pstart = np.concatenate([[0], np.cumsum(counts)])
-        pq, pcur = nq, ncur  # child_rep is sorted, so pairs stay grouped
+        rcount = lcount[reps]
+        src = np.repeat(lstart[reps] - np.concatenate([[0], np.cumsum(rcount)[:-1]]), rcount) + np.arange(rcount.sum())
+        pq, pcur = nq[src], ncur[src]
+        pstart = np.concatenate([[0, 0, 0], np.cumsum(rcount)])
     record(np.arange(0, n_prev), gid[:n_prev])
 
     token_class = np.full(vb.vocab_size, -1, dtype=np.int64)
     token_class[vb.order] = tok_cls
     return token_class, class_maps
+
+
+def _dedupe_maps(q, cur, start, r1, r2) -> tuple[np.ndarray, np.ndarray]:
+    """Groups of equal pair sets: ``start`` is the CSR over groups -> ([G] unique id, [U] first group of each id)."""
+    g = start.size - 1
+    if g == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    h1, h2 = _group_hashes(q, cur, start, np.arange(g), r1, r2)
+    order = np.lexsort((h2, h1))
+    new = np.ones(g, dtype=bool)
+    new[1:] = (h1[order][1:] != h1[order][:-1]) | (h2[order][1:] != h2[order][:-1])
+    uid = np.empty(g, dtype=np.int64)
+    uid[order] = np.cumsum(new) - 1
+    return uid, order[new]
 
 
 def _group_hashes(pq, pcur, pstart, groups, r1, r2) -> tuple[np.ndarray, np.ndarray]:
