@@ -104,12 +104,13 @@ def issue_corpus() -> dict:
 
 
 def run_issue(name: str, model, generate: bool = True) -> str:
+    """One repro; a clear error comes back with the head of its message (for the report)."""
     from fuzzing import _judge_error
 
     try:
         issue_corpus()[name](model)
     except Exception as e:  # noqa: BLE001 - judged: StructDiffError is fine, anything else re-raised
-        return _judge_error(e)
+        return f"{_judge_error(e)} - {' '.join(str(e).split())[:110]}"
     return "valid"
 
 
@@ -295,6 +296,7 @@ def main(argv=None) -> int:
     slowest: dict = defaultdict(lambda: (0.0, ""))
     errors: dict = defaultdict(Counter)
     bad: list = []
+    issue_rows: list = []
     t0 = time.perf_counter()
     worker = None
     try:
@@ -310,12 +312,16 @@ def main(argv=None) -> int:
             worker = Worker(model, runners, [(entry, payload, gen) for payload, gen in jobs])
             for index, (payload, gen) in enumerate(jobs):
                 outcome, detail, peak, secs = worker.run(index, args.timeout, args.mem_mb << 20)
+                full = outcome
+                if outcome.startswith("error:"):
+                    errors[entry][outcome[6:].split(" - ")[0]] += 1
+                    outcome = "error"
                 counts[entry][outcome] += 1
                 peaks[entry] = max(peaks[entry], peak)
                 if secs > slowest[entry][0]:
                     slowest[entry] = (secs, repr(payload)[:60])
-                if outcome == "error" and entry == "issue17":
-                    errors[entry][payload] += 1
+                if entry == "issue17":
+                    issue_rows.append((payload, outcome, full[6:] if outcome == "error" else detail))
                 if outcome not in ("valid", "error"):
                     bad.append((entry, outcome, repr(payload)[:160], detail[:240]))
             print(f"# {entry}: {sum(counts[entry].values())} inputs in {time.perf_counter() - t_entry:.0f} s",
@@ -340,6 +346,12 @@ def main(argv=None) -> int:
     n = sum(total.values())
     print(f"| **all** | {n} | {total['error']} | {total['valid']} | {total['invalid']} | {total['other']} | "
           f"{total['hang']} | {total['memory']} | {total['crash']} | {max(peaks.values(), default=0) / 2**20:.0f} | |")
+    print("\nclear errors by class: " + "; ".join(
+        f"{entry}: " + ", ".join(f"{k} {v}" for k, v in errors[entry].most_common()) for entry in wanted if errors[entry]))
+    if issue_rows:
+        print("\nissue-17 repros:\n\n| repro | outcome | error / detail |\n|---|---|---|")
+        for name, outcome, detail in issue_rows:
+            print(f"| {name} | {outcome} | {detail[:140].replace('|', '/')} |")
     if bad:
         print(f"\n{len(bad)} inputs ended in neither a valid output nor a clear error:")
         for entry, outcome, payload, detail in bad:

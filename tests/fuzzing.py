@@ -334,6 +334,7 @@ class InvalidOutput(AssertionError):
 
 
 def _judge_error(e: Exception) -> str:
+    """``"error:<class>"`` for a clear StructDiffError; anything else is re-raised (the property fails)."""
     from structdiff.errors import StructDiffError
 
     if not isinstance(e, StructDiffError):
@@ -342,7 +343,7 @@ def _judge_error(e: Exception) -> str:
         raise InvalidOutput(str(e)[:300])
     if len(str(e)) > MAX_MESSAGE:
         raise AssertionError(f"{type(e).__name__} message of {len(str(e))} characters")
-    return "error"
+    return f"error:{type(e).__name__}"
 
 
 def _compile_and_maybe_generate(make, model, generate: bool):
@@ -478,7 +479,7 @@ def run_cli(argv: list, model, generate: bool = True) -> str:
     text = err.buffer.getvalue().decode("utf-8", "replace")
     if "Traceback" in text or "run again with --debug" in text or rc not in (0, 1, 2, 130):
         raise AssertionError(f"exit {rc}: {text[-300:]}")
-    return "valid" if rc == 0 else "error"
+    return "valid" if rc == 0 else f"error:exit {rc}"
 
 
 def pydantic_models() -> dict:
