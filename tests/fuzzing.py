@@ -102,34 +102,58 @@ def _numbers(size: str) -> st.SearchStrategy:
     )
 
 
-def _json_values(size: str) -> st.SearchStrategy:
+def _json_values(size: str, clean: bool = False) -> st.SearchStrategy:
+    text = st.text(alphabet=st.characters(codec="utf-8"), max_size=6) if clean else ODD_TEXT
     leaf = st.one_of(st.none(), st.booleans(), st.integers(-1000, 1000), st.floats(allow_nan=False,
-                     allow_infinity=False), ODD_TEXT)
+                     allow_infinity=False), text)
     return st.recursive(leaf, lambda x: st.one_of(st.lists(x, max_size=3),
                                                   st.dictionaries(st.text(max_size=4), x, max_size=3)),
                         max_leaves=6)
 
 
 def json_schemas(size: str = "fast") -> st.SearchStrategy:
-    """JSON Schema documents with every keyword family, recursion through $ref, contradictions, odd values."""
+    """JSON Schema documents with every keyword family, recursion through $ref, contradictions, odd values.
+
+    Half of the keyword-built schemas use only well-formed keyword values (so that compiling and
+    generating are exercised, not just the refusals); the other half mix in wrong types, NaN,
+    Infinity, negative counts and broken patterns.
+    """
+    return st.one_of(_json_schemas(size, hostile=False), _json_schemas(size, hostile=True))
+
+
+def _json_schemas(size: str, hostile: bool) -> st.SearchStrategy:
     big = _big(size)
-    nums = _numbers(size)
-    counts = st.one_of(st.integers(0, 6), st.integers(-3, -1), st.integers(7, big), st.sampled_from([1.5, "2", None]))
-    names = st.one_of(st.sampled_from(["a", "b", "name", "id", "$ref", "", "é", "a b", "x/y", "~0"]), ODD_TEXT)
+    if hostile:
+        nums = _numbers(size)
+        counts = st.one_of(st.integers(0, 6), st.integers(-3, -1), st.integers(7, big),
+                           st.sampled_from([1.5, "2", None]))
+        names = st.one_of(st.sampled_from(["a", "b", "name", "id", "$ref", "", "é", "a b", "x/y", "~0"]), ODD_TEXT)
+        patterns = regexes("fast")
+        types = st.one_of(st.sampled_from(_TYPES), st.lists(st.sampled_from(_TYPES), max_size=3),
+                          st.sampled_from(["int", 5, None, []]))
+    else:
+        nums = st.one_of(st.integers(-100, 100), st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False),
+                         st.sampled_from([0.5, 0.01, 1e-3]))
+        counts = st.integers(0, 6)
+        names = st.sampled_from(["a", "b", "name", "id", "é", "a b", "x/y", "$ref", ""])
+        patterns = st.sampled_from(["^a", "b$", "^[a-z]+$", "[0-9]{2}", "^(ab|cd)*$", "x", "^\\d+$", "é"])
+        types = st.one_of(st.sampled_from(_TYPES), st.lists(st.sampled_from(_TYPES), min_size=1, max_size=3,
+                                                            unique=True))
     refs = st.sampled_from(["#", "#/$defs/node", "#/$defs/missing", "#/properties/a", "other.json",
-                            "http://example.com/s.json", "#/definitions/x", "#bad anchor", "#/$defs/node/properties"])
+                            "http://example.com/s.json", "#/definitions/x", "#bad anchor", "#/$defs/node/properties"]
+                           if hostile else ["#/$defs/node", "#/$defs/leaf"])
 
     def keywords(sub):
         kv = {
-            "type": st.one_of(st.sampled_from(_TYPES), st.lists(st.sampled_from(_TYPES), max_size=3),
-                              st.sampled_from(["int", 5, None, []])),
+            "type": types,
             "properties": st.dictionaries(names, sub, max_size=3),
-            "required": st.one_of(st.lists(names, max_size=3), st.just("a")),
+            "required": st.one_of(st.lists(names, max_size=3, unique=True), st.just("a")) if hostile else
+            st.lists(names, max_size=3, unique=True),
             "additionalProperties": st.one_of(st.booleans(), sub),
-            "patternProperties": st.dictionaries(regexes("fast"), sub, max_size=2),
+            "patternProperties": st.dictionaries(patterns, sub, max_size=2),
             "propertyNames": sub,
             "minProperties": counts, "maxProperties": counts,
-            "dependentRequired": st.dictionaries(names, st.lists(names, max_size=2), max_size=2),
+            "dependentRequired": st.dictionaries(names, st.lists(names, max_size=2, unique=True), max_size=2),
             "dependentSchemas": st.dictionaries(names, sub, max_size=1),
             "items": st.one_of(sub, st.lists(sub, max_size=2)),
             "prefixItems": st.lists(sub, max_size=3),
@@ -142,7 +166,7 @@ def json_schemas(size: str = "fast") -> st.SearchStrategy:
             "minimum": nums, "maximum": nums, "exclusiveMinimum": st.one_of(nums, st.booleans()),
             "exclusiveMaximum": st.one_of(nums, st.booleans()), "multipleOf": nums,
             "minLength": counts, "maxLength": counts,
-            "pattern": regexes("fast"),
+            "pattern": patterns,
             "format": st.sampled_from(_FORMATS),
             "allOf": st.lists(sub, max_size=3), "anyOf": st.lists(sub, max_size=3), "oneOf": st.lists(sub, max_size=3),
             "not": sub, "if": sub, "then": sub, "else": sub,
@@ -159,6 +183,18 @@ def json_schemas(size: str = "fast") -> st.SearchStrategy:
             "$dynamicRef": st.just("#node"), "$recursiveRef": st.just("#"),
             "contentEncoding": st.just("base64"),
         }
+        if not hostile:
+            clean = _json_values(size, clean=True)
+            kv.update({
+                "items": sub, "uniqueItems": st.booleans(), "enum": st.lists(clean, min_size=1, max_size=4),
+                "const": clean, "exclusiveMinimum": nums, "exclusiveMaximum": nums,
+                "multipleOf": st.sampled_from([1, 2, 0.5, 3]), "format": st.sampled_from(_FORMATS[:12]),
+                "$schema": st.sampled_from(["https://json-schema.org/draft/2020-12/schema"]),
+                "title": st.text(alphabet=st.characters(codec="utf-8"), max_size=8), "default": clean,
+                "x-unknown": clean,
+            })
+            for k in ("$id", "$dynamicRef", "$recursiveRef", "additionalItems", "definitions", "description"):
+                del kv[k]
         return st.dictionaries(st.sampled_from(sorted(kv)), st.none(), max_size=5).flatmap(
             lambda chosen: st.fixed_dictionaries({k: kv[k] for k in chosen}))
 
@@ -180,6 +216,8 @@ def json_schemas(size: str = "fast") -> st.SearchStrategy:
         {"const": "\ud800"},
         {"enum": list(range(100))},
     ])
+    if not hostile:
+        return schema
     text = st.one_of(st.text(max_size=20), st.sampled_from(['{"type": "integer", "maximum": Infinity}',
                                                              '{"const": "\\ud800"}', '{"minimum": NaN}', "[", "",
                                                              "null", "5", '"string"']))

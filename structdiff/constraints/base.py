@@ -16,7 +16,7 @@ import hashlib
 import re
 from typing import Any, Iterable, Sequence
 
-from ..errors import InputError, SchemaError, UnsatisfiableError
+from ..errors import InputError, SchemaError, UnsatisfiableError, clip
 from ..validators.base import Validator, Violation
 from .edge import check_json_schema, check_options, check_text
 
@@ -228,7 +228,7 @@ class RegexConstraint(Constraint):
             what = "no token sequence of this tokenizer spells a match" if need > 10**12 else \
                 f"the shortest output needs {need} tokens"
             raise UnsatisfiableError(f"{what}, but max_tokens={max_tokens}: raise max_tokens or loosen "
-                                     f"the constraint {self!r}")
+                                     f"the constraint {clip(repr(self), 160)}")
         return CompiledRegex(self, tokenizer, auto, canvas_length, max_tokens)
 
 

@@ -189,7 +189,9 @@ class LarkConstraint(RegexConstraint):
     Parameters
     ----------
     grammar : str or Path
-        A shipped grammar name (``grammars.names()``), a path to a ``.lark`` file, or grammar text.
+        A shipped grammar name (``grammars.names()``), a path to a ``.lark`` file, or grammar text. A ``Path``
+        is always a file; a str is a file only when it is one line that ends in ``.lark`` or names an
+        existing file, and grammar text otherwise (a long one-line grammar is never tried as a path).
     start : str
         The start rule.
     depth : int, optional
@@ -245,8 +247,8 @@ class LarkConstraint(RegexConstraint):
         try:
             return self.lark.parse(text)
         except LarkError as exc:
-            raise GenerationError(f"output does not parse under grammar {self.grammar_name!r}: {exc}",
-                                  last_output=text, messages=[str(exc)]) from None
+            raise GenerationError(f"output does not parse under grammar {self.grammar_name!r}: {clip(str(exc))}",
+                                  last_output=text, messages=[clip(str(exc))]) from None
 
 
 def _choose_depth(rules: GrammarRules, start: str, depth: int | None, name: str,

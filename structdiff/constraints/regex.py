@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..automata import ir
-from ..errors import InputError
+from ..errors import InputError, clip
 from .base import RegexConstraint
 
 __all__ = ["ChoiceConstraint"]
@@ -38,5 +38,5 @@ class ChoiceConstraint(RegexConstraint):
         super().__init__(node=ir.choices(opts), what=f"choices ({len(opts)} options)")
 
     def __repr__(self) -> str:
-        shown = ", ".join(repr(o) for o in self.options[:5]) + (", ..." if len(self.options) > 5 else "")
+        shown = ", ".join(clip(repr(o), 40) for o in self.options[:5]) + (", ..." if len(self.options) > 5 else "")
         return f"ChoiceConstraint([{shown}])"
