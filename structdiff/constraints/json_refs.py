@@ -67,7 +67,11 @@ class RefContext:
             registry = registry.with_resource(uri, spec.create_resource(doc))
         self.resource = self.spec.create_resource(schema)
         registry = registry.with_resource(self.resource.id() or "", self.resource)
-        self.registry = registry.crawl().combine(jsonschema_specifications.REGISTRY)
+        try:
+            registry = registry.crawl()
+        except (AttributeError, TypeError) as e:  # referencing trips on some legacy shapes (draft 4 array
+            log.debug("not crawling the schema for embedded $id resources: %s", e)  # 'dependencies')
+        self.registry = registry.combine(jsonschema_specifications.REGISTRY)
         self._root_resolver = self.registry.resolver_with_root(self.resource)
         self.validator = cls(schema, registry=self.registry, format_checker=cls.FORMAT_CHECKER)
         self._check_refs(schema, self._root_resolver, "", 0)
