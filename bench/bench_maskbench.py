@@ -2,8 +2,8 @@
 
 Each instance is serialised as MaskBench does (``json.dumps(data, ensure_ascii=False)``); an engine
 must accept every valid instance and reject every invalid one, and a schema passes when all its
-tests come out right. structdiff compiles with ``whitespace="flexible", extra_properties=True`` and
-accepts a text when its byte automaton matches it whole and its validators pass
+tests come out right. structdiff compiles with ``whitespace="flexible", extra_properties=True,
+property_order="any"`` (JSON objects are unordered; generation defaults to schema order) and accepts a text when its byte automaton matches it whole and its validators pass
 (``Constraint.accepts``). Peers, as MaskBench runs them: llguidance and xgrammar (compliant mode:
 ``any_whitespace=True, strict_mode=False``) token by token on ../shared/data/vocab/bpe_262144.json
 (accepted = every token consumed; MaskBench does not ask for the end of the value), outlines-core
@@ -51,7 +51,7 @@ if engine == "structdiff":
     from structdiff.errors import StructDiffError
     CLEAR = (StructDiffError,)
     def compile_(schema):
-        c = JsonSchemaConstraint(schema, whitespace="flexible", extra_properties=True)
+        c = JsonSchemaConstraint(schema, whitespace="flexible", extra_properties=True, property_order="any")
         if hasattr(c, "accepts"):
             c.accepts("")  # builds the byte automaton
             return c

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["JsonSchemaValidator", "PydanticValidator", "json_spans", "span_for"]
+__all__ = ["JsonSchemaValidator", "PydanticValidator", "checked_formats", "format_checker", "json_spans", "span_for"]
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUM = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
@@ -161,15 +161,30 @@ def _check_hostname(s: str) -> bool:
     return len(s) <= 253 and all(0 < len(label) <= 63 for label in s.split("."))
 
 
-def _format_checker(cls):
+_OWN_CHECKS = (("date", _check_date), ("date-time", _check_date_time), ("ipv6", _check_ipv6),
+               ("hostname", _check_hostname))
+
+
+def format_checker():
+    """The format checker every draft gets: draft 2020-12's definitions (``duration``, ``uuid`` included).
+
+    Its ``uri``/``iri``/``duration``/``json-pointer``/``uri-template``/... checks come from the packages of
+    ``jsonschema[format-nongpl]``, which structdiff depends on: without them jsonschema would skip those
+    formats silently. ``checked_formats()`` lists what it enforces.
+    """
     import jsonschema
 
-    fc = jsonschema.FormatChecker(list(cls.FORMAT_CHECKER.checkers))
-    fc.checkers = dict(cls.FORMAT_CHECKER.checkers)
-    for name, fn in (("date", _check_date), ("date-time", _check_date_time), ("ipv6", _check_ipv6),
-                     ("hostname", _check_hostname)):
+    base = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    fc = jsonschema.FormatChecker(list(base.checkers))
+    fc.checkers = dict(base.checkers)
+    for name, fn in _OWN_CHECKS:
         fc.checks(name)(lambda v, fn=fn: not isinstance(v, str) or fn(v))
     return fc
+
+
+def checked_formats() -> frozenset:
+    """Names of the formats the validator enforces."""
+    return frozenset(format_checker().checkers)
 
 
 class JsonSchemaValidator:
@@ -187,7 +202,7 @@ class JsonSchemaValidator:
 
     def __init__(self, schema: Any, registry: Any, validator_class: Any):
         self.schema = schema
-        self._validator = validator_class(schema, registry=registry, format_checker=_format_checker(validator_class))
+        self._validator = validator_class(schema, registry=registry, format_checker=format_checker())
         digest = hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()[:16]
         self.name = f"jsonschema:{digest}"
 

@@ -12,6 +12,7 @@ report). ``allOf`` is intersected (``json_intersect``). Nesting is bounded expli
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from ..errors import SchemaError
@@ -32,6 +33,7 @@ from .json_model import (
     StringT,
 )
 from .json_refs import RefContext
+from .json_strings import FORMATS
 
 __all__ = ["ANNOTATIONS", "KEYWORDS", "Normaliser", "normalise"]
 
@@ -234,6 +236,11 @@ class Normaliser:
             return Nothing(ptr, "maxLength below minLength")
         pats = (s["pattern"],) if isinstance(s.get("pattern"), str) else ()
         fmts = (s["format"],) if isinstance(s.get("format"), str) else ()
+        for fmt in fmts:
+            if fmt in _checked_formats():
+                self.report.val("format")
+            elif fmt not in FORMATS:  # an annotation only (the spec allows it): say so, never claim it
+                self.report.unchecked_formats.add(fmt)
         return StringT(ptr, lo, hi, pats, fmts)
 
     def _array(self, s: dict, scope: Any, ptr: str, depth: int) -> Schema:
@@ -278,6 +285,13 @@ class Normaliser:
         if hi is not None and hi < max(lo, len(required)):
             return Nothing(ptr, "maxProperties below minProperties or the required count")
         return ObjectT(ptr, props, required, pats, add, pn, lo, hi)
+
+
+@lru_cache(maxsize=1)
+def _checked_formats() -> frozenset:
+    from validators.json_schema import checked_formats
+
+    return checked_formats()
 
 
 def _dec(v: float) -> Decimal:

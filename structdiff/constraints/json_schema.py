@@ -1,12 +1,14 @@
-"""JSON Schema and pydantic constraints: a translated pattern plus a semantic validator.
+"""JSON Schema and pydantic constraints: the schema's language as IR nodes plus a semantic validator.
 
 >>> c = Constraint.from_json_schema({"type": "object", "properties": {"n": {"type": "integer"}}})
 >>> c.parse('{"n":3}')
 {'n': 3}
 
-The pattern (our own translation, ``json_translate``) carries every regular keyword; the
-validator (``validators.json_schema``) checks the full schema on each candidate and names the
-offending character spans; ``report`` says which keywords went where.
+The schema is first normalised (``json_normalize``: ``$ref`` resolved into shared targets,
+``allOf`` intersected, every keyword sorted once into automaton / validator / annotation),
+then emitted as ``automata.ir`` nodes (``json_emit``); the validator
+(``validators.json_schema``) checks the full schema on each candidate and names the offending
+character spans; ``report`` says which keywords went where and where the automaton is bounded.
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from ..automata import ir
 from ..errors import InputError, SchemaError, UnsatisfiableError
 from .base import RegexConstraint
-from .json_merge import _schema_for_key, canonical_dumps, merge
+from .json_emit import Emitter
+from .json_merge import canonical_dumps
+from .json_model import ArrayT, Nothing, ObjectT, Ref, Schema, Union, admits
+from .json_normalize import MAX_NESTING, Normaliser
 from .json_refs import RefContext
-from .json_translate import Translator
 
 __all__ = ["WHITESPACE", "JsonSchemaConstraint", "from_json_schema", "from_pydantic"]
 
-WHITESPACE = {"compact": "", "flexible": r"[ \t\n\r]*"}
+WHITESPACE = ("compact", "flexible")
 
 
 class JsonSchemaConstraint(RegexConstraint):
@@ -36,17 +41,27 @@ class JsonSchemaConstraint(RegexConstraint):
     whitespace : {"compact", "flexible"}
         ``compact``: canonical compact JSON (no whitespace); ``flexible``: JSON whitespace
         allowed between tokens.
+    max_whitespace : int, optional
+        With ``flexible``: the longest whitespace run between two tokens (default unbounded).
     extra_properties : bool
         Where a schema leaves ``additionalProperties`` unset, allow undeclared keys (JSON Schema
-        semantics). Default False: only declared (and pattern) keys are generated.
+        semantics), before, between or after the declared ones. Default False: only declared (and
+        pattern) keys are generated.
+    property_order : {"schema", "any"}
+        ``schema``: declared properties in the order the schema lists them (canonical text: what
+        generation wants). ``any``: members in any order, as JSON Schema allows (what checking text
+        written elsewhere wants, ``accepts``); which members are present is then left to the validator.
     max_depth : int
-        How many times one recursive ``$ref`` may re-enter itself on a path (deeper: cut off).
+        How many times one recursive ``$ref`` may re-enter itself on a path (deeper: outside the
+        automaton, listed in ``report["bounded"]``).
     any_depth : int
-        Nesting depth of values the schema leaves unconstrained (``{}``/``true``).
+        Nesting depth of values the schema leaves unconstrained (``{}``/``true``), also listed there.
     max_repeat : int
-        Counted repetitions above this (maxItems, long maxLength) are checked by the validator.
-    max_pattern_chars : int
-        Bound on the pattern size; larger schemas raise ``SchemaError``.
+        Counted repetitions above this (maxItems, maxLength above 4x this) are checked by the validator.
+    max_nesting : int
+        Deepest schema nesting accepted (a deeper one raises ``SchemaError`` naming the pointer).
+    budget : automata.ir_dfa.Budget, optional
+        Limits of the automaton build (states, derivative steps).
     post_hoc : bool
         Accept keywords the automaton cannot carry at all (``$dynamicRef``, ``$recursiveRef``) and
         enforce them by validation only.
@@ -56,12 +71,11 @@ class JsonSchemaConstraint(RegexConstraint):
         Extra semantic checks.
     """
 
-    dfa_builder = "outlines"  # the translation still emits Rust-syntax regex text (until it builds automata.ir)
-
-    def __init__(self, schema: Any, *, whitespace: str = "compact", extra_properties: bool = False,
-                 max_depth: int = 3, any_depth: int = 2, max_repeat: int = 64, max_pattern_chars: int = 2_000_000,
-                 post_hoc: bool = False, resources: Mapping[str, Any] | None = None, validators=(),
-                 model: Any = None):
+    def __init__(self, schema: Any, *, whitespace: str = "compact", max_whitespace: int | None = None,
+                 extra_properties: bool = False, property_order: str = "schema", max_depth: int = 3,
+                 any_depth: int = 2, max_repeat: int = 64, max_nesting: int = MAX_NESTING,
+                 budget: Any = None, post_hoc: bool = False, resources: Mapping[str, Any] | None = None,
+                 validators=(), model: Any = None):
         from ..validators.json_schema import JsonSchemaValidator, PydanticValidator
 
         if isinstance(schema, str):
@@ -71,41 +85,47 @@ class JsonSchemaConstraint(RegexConstraint):
                 raise SchemaError(f"the schema string is not JSON: {e}", pointer="") from None
         if whitespace not in WHITESPACE:
             raise InputError(f"whitespace must be one of {sorted(WHITESPACE)}, got {whitespace!r}")
-        for name, v in (("max_depth", max_depth), ("any_depth", any_depth), ("max_repeat", max_repeat)):
+        if property_order not in ("schema", "any"):
+            raise InputError(f"property_order must be 'schema' or 'any', got {property_order!r}")
+        for name, v in (("max_depth", max_depth), ("any_depth", any_depth), ("max_repeat", max_repeat),
+                        ("max_nesting", max_nesting), ("max_whitespace", 0 if max_whitespace is None else
+                                                       max_whitespace)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise InputError(f"{name} must be a non-negative int, got {v!r}")
         self.schema = schema
         self.model = model
         self.whitespace = whitespace
         self._refs = RefContext(schema, resources)
-        self._tr = Translator(self._refs, whitespace=WHITESPACE[whitespace], extra_properties=extra_properties,
-                              max_depth=max_depth, any_depth=any_depth, max_repeat=max_repeat,
-                              max_pattern_chars=max_pattern_chars, post_hoc=post_hoc)
+        norm = Normaliser(self._refs, post_hoc=post_hoc, max_nesting=max_nesting)
+        emitter = Emitter(norm.report, flexible=whitespace == "flexible", max_whitespace=max_whitespace,
+                          extra_properties=extra_properties, property_order=property_order, max_depth=max_depth,
+                          any_depth=any_depth, max_repeat=max_repeat)
         try:
-            pattern = self._tr.translate()
+            self.typed = norm.normalise()
+            node = emitter.emit(self.typed)
         except RecursionError:
-            raise SchemaError("the schema nests too deeply to compile; lower max_depth", pointer="") from None
-        if pattern is None:
-            raise UnsatisfiableError("no JSON value satisfies this schema (contradictory keywords, a false "
-                                     "schema, or a recursion that never ends within max_depth): fix the schema "
-                                     "or raise max_depth")
-        if len(pattern) > max_pattern_chars:
-            raise SchemaError(f"the schema compiles to a {len(pattern)}-character pattern (limit "
-                              f"{max_pattern_chars}): simplify it or lower max_depth/any_depth", pointer="")
+            raise SchemaError("the schema nests too deeply to compile: lower max_depth or flatten it",
+                              pointer="") from None
+        self._report = norm.report
+        if node is ir.NOTHING:
+            why = self.typed.reason if isinstance(self.typed, Nothing) else \
+                "contradictory keywords, a false schema, or a recursion that never ends within max_depth"
+            raise UnsatisfiableError(f"no JSON value satisfies this schema ({why}): fix the schema or raise "
+                                     f"max_depth")
         semantic = PydanticValidator(model) if model is not None else \
             JsonSchemaValidator(schema, self._refs.registry, self._refs.cls)
-        super().__init__(pattern, validators=(semantic, *tuple(validators)))
+        what = f"JSON Schema {model.__name__}" if model is not None else "JSON Schema"
+        super().__init__(node=node, validators=(semantic, *tuple(validators)), budget=budget, what=what)
 
     @property
     def report(self) -> dict:
-        """Which keywords the automaton enforces, which the validator checks, which are ignored."""
-        rep = {k: sorted(v) for k, v in self._tr.report.items()}
-        rep["validator"] = sorted(set(rep["validator"]))
-        return rep
+        """Where each keyword is enforced (``automaton``, ``validator``, ``ignored``), where the automaton
+        is cut short of the schema (``bounded``), and the formats nothing checks (``unchecked_formats``)."""
+        return self._report.as_dict()
 
     def __repr__(self) -> str:
         what = self.model.__name__ if self.model is not None else "schema"
-        return f"JsonSchemaConstraint({what}, pattern={len(self.pattern)} chars)"
+        return f"JsonSchemaConstraint({what}, ir nodes={ir.dag_size(self.node)})"
 
     def parse(self, text: str) -> Any:
         """The value: ``json.loads(text)``, or a validated model instance for ``from_pydantic``."""
@@ -114,47 +134,29 @@ class JsonSchemaConstraint(RegexConstraint):
         return json.loads(text)
 
     def canonical_text(self, value: Any) -> str:
-        """Compact JSON of ``value`` with object keys in schema order (the form the pattern generates)."""
+        """Compact JSON of ``value`` with object keys in schema order (the form the automaton generates)."""
         if self.model is not None and hasattr(value, "model_dump"):
             value = value.model_dump(mode="json", by_alias=True)
-        ordered = self._order(value, self.schema, self._refs.root_scope(), ())
-        return canonical_dumps(ordered)
+        return canonical_dumps(_order(value, self.typed, 0))
 
-    def _order(self, value: Any, schema: Any, scope: Any, stack: tuple) -> Any:
-        """``value`` with dict keys reordered as the translation lays them out."""
-        if not isinstance(value, (dict, list)):
-            return value
-        try:
-            schema, scope, stack = self._tr.flatten(schema, scope, stack, "")
-        except SchemaError:
-            return value
-        if isinstance(schema, bool):
-            return value
-        for key in ("anyOf", "oneOf"):
-            if key in schema:
-                rest = {k: v for k, v in schema.items() if k != key}
-                for branch in schema[key]:
-                    b, _, bstack = self._tr.flatten(branch, scope, stack, "")
-                    if b is False:
-                        continue
-                    combined = rest if b is True else merge(rest, b, lambda kw: None)
-                    if self._refs.is_valid(value, combined, scope):
-                        return self._order(value, combined, scope, bstack)
-                return value
-        if isinstance(value, dict):
-            props = list((schema.get("properties") or {}).keys())
-            props += [r for r in schema.get("required", []) if r not in props]
-            keys = [k for k in props if k in value] + [k for k in value if k not in props]
-            return {k: self._order(value[k], _schema_for_key(schema, k), scope, stack) for k in keys}
-        items = schema.get("items", True)
-        if self._refs.draft >= 2020:
-            prefix, rest_schema = list(schema.get("prefixItems", [])), items
-        elif isinstance(items, list):
-            prefix, rest_schema = items, schema.get("additionalItems", True)
-        else:
-            prefix, rest_schema = [], items
-        return [self._order(v, prefix[i] if i < len(prefix) else rest_schema, scope, stack)
-                for i, v in enumerate(value)]
+
+def _order(value: Any, s: Schema, depth: int) -> Any:
+    """``value`` with dict keys reordered as the automaton lays them out (declared first, in order)."""
+    if not isinstance(value, (dict, list)) or depth > 200:
+        return value
+    while isinstance(s, Ref):
+        s = s.slot.schema
+    if isinstance(s, Union):
+        s = next((o for o in s.options if admits(o, value)), None)
+        return value if s is None else _order(value, s, depth + 1)
+    if isinstance(value, dict) and isinstance(s, ObjectT):
+        names = list(s.properties) + [r for r in s.required if r not in s.properties]
+        keys = [k for k in names if k in value] + [k for k in value if k not in names]
+        return {k: value[k] if (sub := s.schema_for(k)) is None else _order(value[k], sub, depth + 1) for k in keys}
+    if isinstance(value, list) and isinstance(s, ArrayT):
+        return [_order(v, s.prefix[i] if i < len(s.prefix) else s.items, depth + 1) if
+                (i < len(s.prefix) or s.items is not None) else v for i, v in enumerate(value)]
+    return value
 
 
 def from_json_schema(schema: Any, **kw: Any) -> JsonSchemaConstraint:
