@@ -1,7 +1,7 @@
 """Ratchet over the official JSON-Schema-Test-Suite (draft2020-12 and draft7).
 
 For every test case whose schema compiles, each valid instance written as the constraint's
-canonical text must be accepted by pattern + validators and each invalid one rejected. The
+canonical text must be accepted by automaton + validators and each invalid one rejected. The
 counts recorded in tests/jsonschema_ratchet.json may only go up: raise them when they do.
 Run ``python tests/test_json_ratchet.py`` to print the current counts.
 """
@@ -9,7 +9,6 @@ Run ``python tests/test_json_ratchet.py`` to print the current counts.
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -28,7 +27,7 @@ def _remotes(suite: Path) -> dict:
             for p in base.rglob("*.json")}
 
 
-def run_suite(suite: Path, draft: str) -> dict:
+def run_suite(suite: Path, draft: str, verbose: bool = False) -> dict:
     """Counts for one draft folder of the suite."""
     resources = _remotes(suite)
     c: Counter = Counter()
@@ -40,17 +39,19 @@ def run_suite(suite: Path, draft: str) -> dict:
                 schema = {"$schema": DIALECT[draft], **schema}
             try:
                 k = JsonSchemaConstraint(schema, extra_properties=True, any_depth=1, resources=resources)
-            except SchemaError:
+                dfa = k.byte_dfa()
+            except SchemaError as e:
                 c["schema_error"] += 1
+                if verbose:
+                    print(f"{f.name}: {case['description']}: {e}"[:200])
                 continue
             except UnsatisfiableError:
                 c["unsatisfiable"] += 1
                 continue
             c["compiled"] += 1
-            rx = re.compile(k.pattern)
             for test in case["tests"]:
                 text = k.canonical_text(test["data"])
-                in_regex = rx.fullmatch(text) is not None
+                in_regex = dfa.matches(text.encode("utf-8", errors="surrogatepass"))
                 accepted = in_regex and not k.check(text)
                 if test["valid"]:
                     c["valid"] += 1
@@ -74,4 +75,4 @@ def test_suite_counts_never_go_down(shared_data, draft):
 
 if __name__ == "__main__":
     root = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsonschema" / "json-schema-test-suite"
-    print(json.dumps({d: run_suite(root, d) for d in ("draft2020-12", "draft7")}, indent=2))
+    print(json.dumps({d: run_suite(root, d, verbose=True) for d in ("draft2020-12", "draft7")}, indent=2))

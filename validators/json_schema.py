@@ -208,6 +208,8 @@ class JsonSchemaValidator:
 
     def check(self, text: str) -> list:
         """Violations of ``text`` (``[]`` when it is valid under the schema)."""
+        from structdiff.constraints.json_refs import deep_recursion
+
         from .base import Violation
 
         try:
@@ -216,7 +218,9 @@ class JsonSchemaValidator:
         except ValueError as e:
             return _whole_text_violations(text, f"not valid JSON: {e}")
         out = [Violation(a, b, f"{_pointer(p)}: duplicate key {p[-1]!r}") for p, a, b in dups]
-        for err in self._validator.iter_errors(value):
+        with deep_recursion(256):
+            errors = list(self._validator.iter_errors(value))
+        for err in errors:
             path = tuple(err.absolute_path)
             start, end = span_for(spans, path)
             if err.validator == "uniqueItems" and isinstance(err.instance, list):
@@ -241,8 +245,9 @@ class JsonSchemaValidator:
 
     @staticmethod
     def _duplicate_items(items: list, spans: dict, path: tuple) -> list:
+        from structdiff.constraints.json_model import json_equal
+
         from .base import Violation
-        from structdiff.constraints.json_merge import json_equal
 
         out = []
         for j in range(1, len(items)):

@@ -31,6 +31,7 @@ from .json_model import (
     Schema,
     StringT,
     Union,
+    canonical_dumps,
 )
 from .json_strings import ANY_UNIT, STRING, UnsupportedPattern, format_body, json_char, pattern_body
 
@@ -40,6 +41,7 @@ NULL = ir.literal("null")
 BOOLEAN = ir.alt(ir.literal("true"), ir.literal("false"))
 _WS_CHAR = ir.byteset([(0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20)])
 _QUOTE = ir.literal('"')
+_ZERO_FRACTION = ir.opt(ir.concat(ir.literal("."), ir.plus(ir.literal("0"))))  # 1.0 is an integer too
 
 
 def whitespace(flexible: bool, max_run: int | None = None) -> ir.Node:
@@ -51,15 +53,13 @@ def whitespace(flexible: bool, max_run: int | None = None) -> ir.Node:
 
 def value_ir(v, ws: ir.Node = ir.EMPTY) -> ir.Node:
     """The JSON text of the value ``v`` (integral numbers also as ``2.0``), ``ws`` between tokens."""
-    from .json_merge import canonical_dumps
-
     if isinstance(v, bool) or v is None or isinstance(v, str):
         return ir.literal(canonical_dumps(v))
     if isinstance(v, (int, float)):
         if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
             v = int(v)
         if isinstance(v, int):
-            return ir.concat(ir.literal(str(v)), ir.opt(ir.concat(ir.literal("."), ir.plus(ir.literal("0")))))
+            return ir.concat(ir.literal(str(v)), _ZERO_FRACTION)
         return ir.literal(canonical_dumps(v))
     sep = ir.concat(ws, ir.literal(","), ws)
     if isinstance(v, list):
@@ -68,8 +68,13 @@ def value_ir(v, ws: ir.Node = ir.EMPTY) -> ir.Node:
         return ir.concat(ir.literal("["), ws, *body, ws, ir.literal("]"))
     colon = ir.concat(ws, ir.literal(":"), ws)
     members = [ir.concat(ir.literal(canonical_dumps(str(k))), colon, value_ir(x, ws)) for k, x in v.items()]
-    body = [x for i, m in enumerate(members) for x in ((sep, m) if i else (m,))]
-    return ir.concat(ir.literal("{"), ws, *body, ws, ir.literal("}"))
+    if not members:
+        return ir.concat(ir.literal("{"), ws, ir.literal("}"))
+    # members in any order (JSON objects are unordered), as many as the literal has: the validator sees
+    # that each one is there exactly once; n! orders would not fit an automaton
+    member = ir.alt(*members)
+    body = ir.concat(member, ir.repeat(ir.concat(sep, member), len(members) - 1, len(members) - 1))
+    return ir.concat(ir.literal("{"), ws, body, ws, ir.literal("}"))
 
 
 def _not_names(names: list[str]) -> ir.Node:
@@ -197,13 +202,12 @@ class Emitter:
                                            else math.ceil(lo))
             ihi = None if hi is None else (math.ceil(hi) - 1 if s.hi_strict and hi == hi.to_integral_value()
                                            else math.floor(hi))
+            node = None
             if m is not None:
-                if integral_m:
-                    node = N.multiple_of_int(int(m), ilo, ihi)
-                    if node is not None:
-                        return node
-                self.report.val("multipleOf")
-            return N.signed_int_range(ilo, ihi)
+                node = N.multiple_of_int(int(m), ilo, ihi) if integral_m else None
+                if node is None:
+                    self.report.val("multipleOf")
+            return ir.concat(node or N.signed_int_range(ilo, ihi), _ZERO_FRACTION)
         if m is not None:
             exp = m.normalize().as_tuple()
             if lo is None and hi is None and exp.digits == (1,) and exp.exponent < 0:
@@ -239,6 +243,10 @@ class Emitter:
         if lo > cap or (hi is not None and hi > cap):
             self.report.val("maxLength" if hi is not None and hi > cap else "minLength")
             lo, hi = min(lo, cap), None
+        if lo:
+            self.report.auto("minLength")
+        if hi is not None:
+            self.report.auto("maxLength")
         return ir.concat(_QUOTE, ir.repeat(ANY_UNIT, lo, hi), _QUOTE)
 
     # ------------------------------------------------------------------ containers
@@ -364,7 +372,8 @@ class Emitter:
                 key = STRING
             opts.append(ir.concat(key, self.colon, value))
         add = s.additional
-        if add is not None or self.extra_properties:
+        # an object schema that declares no member at all means any members, whatever extra_properties says
+        if add is not None or self.extra_properties or not (s.properties or s.pattern_properties or s.required):
             value = self.any_value(self.any_depth) if add is None else self._node(add, ctx)
             if value is not ir.NOTHING:
                 key = self._extra_key(s, taken)

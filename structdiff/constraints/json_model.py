@@ -8,13 +8,15 @@ branches. Every node keeps ``ptr``, the JSON pointer it came from, for error mes
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 __all__ = ["AnyValue", "ArrayT", "BoolT", "Literal", "Nothing", "NullT", "NumberT", "ObjectT", "Ref", "RefSlot",
-           "Report", "Schema", "StringT", "Union", "admits", "json_equal", "json_type"]
+           "Report", "Schema", "StringT", "Union", "admits", "canonical_dumps", "json_equal", "json_type"]
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -28,6 +30,22 @@ def json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
+
+
+def canonical_dumps(value: Any) -> str:
+    """Compact JSON text (non-ASCII kept, floats in plain decimal notation, never with an exponent)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(canonical_dumps(str(k)) + ":" + canonical_dumps(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(canonical_dumps(v) for v in value) + "]"
+    if isinstance(value, float) and math.isfinite(value):
+        text = repr(value)
+        if "e" in text or "E" in text:
+            text = format(Decimal(text), "f")
+            if "." not in text:
+                text += ".0"
+        return text
+    return json.dumps(value, ensure_ascii=False)
 
 
 def json_type(v: Any) -> str:

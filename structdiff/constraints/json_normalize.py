@@ -47,6 +47,11 @@ TYPED = {"minimum": "number", "maximum": "number", "exclusiveMinimum": "number",
          "minItems": "array", "maxItems": "array", "properties": "object", "required": "object",
          "additionalProperties": "object", "patternProperties": "object", "propertyNames": "object",
          "minProperties": "object", "maxProperties": "object"}
+# validator-only keywords that still say which type they constrain (so {"uniqueItems": true} is "any value,
+# arrays checked by the validator", built like {"type": [...all types]} with an array branch)
+TYPED_VALIDATOR = {"uniqueItems": "array", "contains": "array", "minContains": "array", "maxContains": "array",
+                   "unevaluatedItems": "array", "dependentRequired": "object", "dependentSchemas": "object",
+                   "dependencies": "object", "unevaluatedProperties": "object"}
 APPLICATORS = ("type", "$ref", "allOf", "anyOf", "oneOf", "enum", "const", "not")
 VALIDATOR_ONLY = frozenset({"uniqueItems", "contains", "minContains", "maxContains", "dependentRequired",
                             "dependentSchemas", "dependencies", "if", "then", "else", "unevaluatedProperties",
@@ -183,7 +188,7 @@ class Normaliser:
     # ------------------------------------------------------------------ typed keywords
     def _typed(self, schema: dict, scope: Any, ptr: str, depth: int) -> Schema:
         t = schema.get("type")
-        if t is None and not any(k in TYPED for k in schema):
+        if t is None and not any(k in TYPED or k in TYPED_VALIDATOR for k in schema):
             return AnyValue(ptr)
         if t is not None:
             self.report.auto("type")
@@ -289,7 +294,7 @@ class Normaliser:
 
 @lru_cache(maxsize=1)
 def _checked_formats() -> frozenset:
-    from validators.json_schema import checked_formats
+    from ..validators.json_schema import checked_formats
 
     return checked_formats()
 

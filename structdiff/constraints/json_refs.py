@@ -7,12 +7,14 @@ References resolve through a ``referencing`` registry that holds the schema itse
 from __future__ import annotations
 
 import logging
+import sys
+from contextlib import contextmanager
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SchemaError
 
-__all__ = ["RefContext", "draft_of"]
+__all__ = ["RefContext", "deep_recursion", "draft_of"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,31 @@ def draft_of(schema: Any) -> int:
     return 2020
 
 
+@contextmanager
+def deep_recursion(levels: int):
+    """Room on the Python stack for jsonschema to walk ``levels`` nested schemas or values (~20 frames each)."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20 * levels + 1000))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
+
+
+def _check_nesting(schema: Any, limit: int, levels: int) -> None:
+    """``SchemaError`` naming the pointer where the document nests deeper than ``limit`` (iterative walk)."""
+    stack = [(schema, "", 0)]
+    while stack:
+        node, ptr, depth = stack.pop()
+        if depth > limit:
+            raise SchemaError(f"the schema nests more than {levels} levels deep at {ptr}: flatten it, or pass a "
+                              f"larger max_nesting", pointer=ptr)
+        if isinstance(node, dict):
+            stack.extend((v, f"{ptr}/{_pointer([k])[1:]}", depth + 1) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{ptr}/{i}", depth + 1) for i, v in enumerate(node))
+
+
 def _pointer(path) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
@@ -38,7 +65,7 @@ def _pointer(path) -> str:
 class RefContext:
     """The root schema with its validator class, registry and root resolver."""
 
-    def __init__(self, schema: Any, resources: Mapping[str, Any] | None = None):
+    def __init__(self, schema: Any, resources: Mapping[str, Any] | None = None, max_nesting: int = 64):
         import jsonschema
         import jsonschema_specifications
         import referencing.jsonschema as rj
@@ -51,7 +78,9 @@ class RefContext:
         self.draft = draft_of(schema)
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         try:
-            cls.check_schema(schema)
+            _check_nesting(schema, 2 * max_nesting + 8, max_nesting)  # a schema level is ~2 JSON levels
+            with deep_recursion(2 * max_nesting + 8):
+                cls.check_schema(schema)
         except jsonschema.SchemaError as e:
             ptr = _pointer(e.path)
             raise SchemaError(f"invalid JSON Schema at {ptr or '/'}: {e.message}", pointer=ptr) from None

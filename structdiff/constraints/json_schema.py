@@ -21,8 +21,7 @@ from ..automata import ir
 from ..errors import InputError, SchemaError, UnsatisfiableError
 from .base import RegexConstraint
 from .json_emit import Emitter
-from .json_merge import canonical_dumps
-from .json_model import ArrayT, Nothing, ObjectT, Ref, Schema, Union, admits
+from .json_model import ArrayT, Nothing, ObjectT, Ref, Schema, Union, admits, canonical_dumps
 from .json_normalize import MAX_NESTING, Normaliser
 from .json_refs import RefContext
 
@@ -95,7 +94,7 @@ class JsonSchemaConstraint(RegexConstraint):
         self.schema = schema
         self.model = model
         self.whitespace = whitespace
-        self._refs = RefContext(schema, resources)
+        self._refs = RefContext(schema, resources, max_nesting=max_nesting)
         norm = Normaliser(self._refs, post_hoc=post_hoc, max_nesting=max_nesting)
         emitter = Emitter(norm.report, flexible=whitespace == "flexible", max_whitespace=max_whitespace,
                           extra_properties=extra_properties, property_order=property_order, max_depth=max_depth,
