@@ -135,7 +135,7 @@ def test_formats_in_the_automaton_and_the_validator(fmt, good, bad):
 
 
 def test_every_format_is_checked_or_reported_unchecked():
-    from validators.json_schema import checked_formats
+    from structdiff.validators.json_schema import checked_formats
 
     assert set(FORMATS) <= checked_formats()  # every automaton form has the exact check behind it
     for fmt in ("uri-reference", "iri", "json-pointer", "uri-template", "idn-hostname", "regex"):

@@ -25,7 +25,7 @@ from . import ir
 from .bytedfa import ByteDFA
 from .minimize import minimize_dfa
 
-__all__ = ["Budget", "to_byte_dfa"]
+__all__ = ["Budget", "matches", "to_byte_dfa"]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,24 @@ def _intervals(cuts: int) -> list[tuple[int, int]]:
         c ^= low
     starts.append(256)
     return [(starts[i], starts[i + 1]) for i in range(1, len(starts) - 1)]
+
+
+def matches(node: ir.Node, data: bytes, *, budget: Budget | None = None) -> bool:
+    """Whether ``data`` is in ``node``'s language, by derivatives along ``data`` only (no DFA is built).
+
+    What checking one text costs: the states that text visits, not the whole automaton. Past the
+    budget's ``max_work`` derivative steps the answer is ``False`` (never a wrong ``True``).
+    """
+    d = _Deriv(budget or Budget())
+    n = node
+    try:
+        for b in data:
+            n = d(n, b)
+            if n is ir.NOTHING:
+                return False
+    except _OverBudget:
+        return False
+    return n.nullable
 
 
 def to_byte_dfa(node: ir.Node, *, budget: Budget | None = None, error: type = SchemaError,

@@ -200,9 +200,17 @@ class RegexConstraint(Constraint):
         """Whether ``text`` is a valid output: in the language and passing every validator (no tokenizer)."""
         if not isinstance(text, str):
             raise InputError(f"accepts() takes the output text (a str), got {type(text).__name__}")
-        if "\x00" in text or not self.byte_dfa().matches(text.encode("utf-8", errors="surrogatepass")):
+        if "\x00" in text or not self._matches(text.encode("utf-8", errors="surrogatepass")):
             return False
         return not self.check(text)
+
+    def _matches(self, data: bytes) -> bool:
+        """The built DFA if there is one; else derivatives along ``data`` only (checking one text builds nothing)."""
+        if self._byte_dfa is None and self._node is not None:
+            from ..automata.ir_dfa import matches
+
+            return matches(self._node, data, budget=self._budget)
+        return self.byte_dfa().matches(data)
 
     def compile(self, tokenizer: Any, *, canvas_length: int, max_tokens: int) -> "CompiledRegex":
         """Byte DFA -> token classes (disk-cached), then check the budget.
