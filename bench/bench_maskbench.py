@@ -3,11 +3,13 @@
 Each instance is serialised as MaskBench does (``json.dumps(data, ensure_ascii=False)``); an engine
 must accept every valid instance and reject every invalid one, and a schema passes when all its
 tests come out right. structdiff compiles with ``whitespace="flexible", extra_properties=True,
-property_order="any"`` (JSON objects are unordered; generation defaults to schema order) and accepts a text when its byte automaton matches it whole and its validators pass
-(``Constraint.accepts``). Its compile time is the constructor (typed schema, IR, validator);
-``accepts`` walks the IR's derivatives along each text, so no whole DFA is built here (like
-llguidance's lazy lexer; the token automaton that generation needs is timed by bench_compile). Peers, as MaskBench runs them: llguidance and xgrammar (compliant mode:
-``any_whitespace=True, strict_mode=False``) token by token on ../shared/data/vocab/bpe_262144.json
+property_order="any", any_depth=8`` (JSON objects are unordered, and open values nest deep in real
+documents; generation defaults to schema order and any_depth=2) and accepts a text when its
+automaton matches it whole and its validators pass (``Constraint.accepts``). Its compile time is
+the constructor (typed schema, IR, validator); ``accepts`` walks the IR's derivatives along each
+text, so no whole DFA is built here (like llguidance's lazy lexer; the token automaton that
+generation needs is timed by bench_compile). Peers, as MaskBench runs them: llguidance and
+xgrammar (compliant mode: ``any_whitespace=True, strict_mode=False``) token by token on ../shared/data/vocab/bpe_262144.json
 (accepted = every token consumed; MaskBench does not ask for the end of the value), outlines-core
 through ``build_regex_from_schema`` with JSON whitespace, its ``Index`` walked byte by byte (a 256-byte
 vocabulary: the same language as its token index, without the tens of seconds a 262k index costs).
@@ -53,7 +55,8 @@ if engine == "structdiff":
     from structdiff.errors import StructDiffError
     CLEAR = (StructDiffError,)
     def compile_(schema):
-        return JsonSchemaConstraint(schema, whitespace="flexible", extra_properties=True, property_order="any")
+        return JsonSchemaConstraint(schema, whitespace="flexible", extra_properties=True, property_order="any",
+                                    any_depth=8)
     def accept(c, text):
         return c.accepts(text)
 elif engine == "llguidance":

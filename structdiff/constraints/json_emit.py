@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import sys
+from functools import lru_cache
 
 from ..automata import ir
 from . import json_numbers as N
@@ -33,7 +34,7 @@ from .json_model import (
     Union,
     canonical_dumps,
 )
-from .json_strings import ANY_UNIT, STRING, UnsupportedPattern, format_body, json_char, pattern_body
+from .json_strings import ANY_UNIT, STRING, UnsupportedPattern, format_body, pattern_body, plain_char_or_escape
 
 __all__ = ["Emitter", "value_ir"]
 
@@ -77,7 +78,8 @@ def value_ir(v, ws: ir.Node = ir.EMPTY) -> ir.Node:
     return ir.concat(ir.literal("{"), ws, body, ws, ir.literal("}"))
 
 
-def _not_names(names: list[str]) -> ir.Node:
+@lru_cache(maxsize=1024)
+def _not_names(names: tuple[str, ...]) -> ir.Node:
     """String bodies that are none of ``names`` (each a run of plain characters): a trie complement."""
     words = sorted(set(names))
 
@@ -87,18 +89,12 @@ def _not_names(names: list[str]) -> ir.Node:
         for w in group:
             if len(w) > depth:
                 kids.setdefault(w[depth], []).append(w)
-        others = json_char(_complement_cps(sorted(ord(c) for c in kids)))
+        others = plain_char_or_escape([ord(c) for c in kids])
         parts.append(ir.concat(others, ir.star(ANY_UNIT)))
         parts += [ir.concat(ir.char(ord(c)), build(g, depth + 1)) for c, g in kids.items()]
         return ir.alt(*parts)
 
     return build(words, 0)
-
-
-def _complement_cps(cps: list[int]) -> list[tuple[int, int]]:
-    from ..automata.charsets import complement_ranges
-
-    return complement_ranges([(c, c) for c in cps])
 
 
 class Emitter:
@@ -117,6 +113,7 @@ class Emitter:
         self.any_depth = any_depth
         self.max_repeat = max_repeat
         self._memo: dict[tuple, ir.Node] = {}
+        self._rec: dict[int, bool] = {}
         self._any: dict[int, ir.Node] = {}
 
     def emit(self, s: Schema) -> ir.Node:
@@ -124,13 +121,14 @@ class Emitter:
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(max(old, 20_000))
         try:
-            return self._node(s, ())
+            return self._node(s, 0)
         finally:
             sys.setrecursionlimit(old)
 
     # ------------------------------------------------------------------ dispatch
-    def _node(self, s: Schema, ctx: tuple) -> ir.Node:
-        key = (id(s), ctx)
+    def _node(self, s: Schema, ctx: int) -> ir.Node:
+        """``ctx``: recursive ``$ref`` entries on the path so far (only matters below a recursive target)."""
+        key = (id(s), ctx if self._recursive_below(s) else 0)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
@@ -161,18 +159,37 @@ class Emitter:
         self._memo[key] = out
         return out
 
-    def _ref(self, s: Ref, ctx: tuple) -> ir.Node:
+    def _ref(self, s: Ref, ctx: int) -> ir.Node:
         slot = s.slot
         if not slot.recursive:
             return self._node(slot.schema, ctx)
-        counts = dict(ctx)
-        n = counts.get(id(slot), 0)
-        if n >= self.max_depth:
-            self.report.bounded.add(f"{slot.ptr or '/'}: recursive $ref {slot.key} unrolled {self.max_depth} "
-                                    f"times (max_depth); deeper values are outside the automaton")
+        if ctx >= self.max_depth:
+            self.report.bounded.add(f"{slot.ptr or '/'}: recursive $ref {slot.key} cut after {self.max_depth} "
+                                    f"recursive entries on one path (max_depth); deeper values are outside the "
+                                    f"automaton")
             return ir.NOTHING
-        counts[id(slot)] = n + 1
-        return self._node(slot.schema, tuple(sorted(counts.items())))
+        return self._node(slot.schema, ctx + 1)
+
+    def _recursive_below(self, s: Schema) -> bool:
+        """Whether a recursive ``$ref`` is reachable from ``s`` (else its IR is the same at every depth)."""
+        hit = self._rec.get(id(s))
+        if hit is not None:
+            return hit
+        self._rec[id(s)] = False  # cycles only pass through recursive slots, which answer True below
+        if isinstance(s, Ref):
+            out = s.slot.recursive or self._recursive_below(s.slot.schema)
+        elif isinstance(s, Union):
+            out = any(self._recursive_below(o) for o in s.options)
+        elif isinstance(s, ArrayT):
+            out = any(self._recursive_below(p) for p in (*s.prefix, *((s.items,) if s.items else ())))
+        elif isinstance(s, ObjectT):
+            subs = [*s.properties.values(), *(x for _, x in s.pattern_properties)]
+            subs += [x for x in (s.additional, s.property_names) if x is not None]
+            out = any(self._recursive_below(x) for x in subs)
+        else:
+            out = False
+        self._rec[id(s)] = out
+        return out
 
     def any_value(self, depth: int) -> ir.Node:
         """Any JSON value nested at most ``depth`` containers deep (built once per depth)."""
@@ -250,7 +267,7 @@ class Emitter:
         return ir.concat(_QUOTE, ir.repeat(ANY_UNIT, lo, hi), _QUOTE)
 
     # ------------------------------------------------------------------ containers
-    def _array(self, s: ArrayT, ctx: tuple) -> ir.Node:
+    def _array(self, s: ArrayT, ctx: int) -> ir.Node:
         lo, hi = s.min_items, s.max_items
         if hi is not None and hi > self.max_repeat:
             self.report.val("maxItems")
@@ -290,7 +307,7 @@ class Emitter:
             body = cur
         return ir.concat(ir.literal("["), self.ws, body, self.ws, ir.literal("]"))
 
-    def _object(self, s: ObjectT, ctx: tuple) -> ir.Node:
+    def _object(self, s: ObjectT, ctx: int) -> ir.Node:
         entries: list[tuple[ir.Node, bool]] = []
         taken: list[str] = []
         for name in list(s.properties) + [r for r in s.required if r not in s.properties]:
@@ -358,7 +375,7 @@ class Emitter:
         return ir.concat(ir.literal("{"), self.ws, self._run(member, lo, hi, prefixed=False), self.ws,
                          ir.literal("}"))
 
-    def _extras(self, s: ObjectT, ctx: tuple, taken: list[str]) -> ir.Node:
+    def _extras(self, s: ObjectT, ctx: int, taken: list[str]) -> ir.Node:
         """One undeclared member (``patternProperties``, ``additionalProperties``), or ``NOTHING``."""
         opts = []
         for pat, sub in s.pattern_properties:
@@ -389,9 +406,9 @@ class Emitter:
         if isinstance(names, StringT) and (names.patterns or names.formats or names.min_length or names.max_length):
             return self._string(names)  # declared names are not excluded here: the validator sees duplicates
         plain = [t for t in taken if _dumps(t)[1:-1] == t]
-        if not plain:
+        if not plain or self.any_order:  # unordered members: the validator sees duplicates, the trie is not needed
             return STRING
-        return ir.concat(_QUOTE, _not_names(plain), _QUOTE)
+        return ir.concat(_QUOTE, _not_names(tuple(plain)), _QUOTE)
 
     def _run(self, item: ir.Node, lo: int, hi: int | None, prefixed: bool) -> ir.Node:
         """``lo..hi`` comma-separated ``item``s, after a member when ``prefixed``."""

@@ -51,8 +51,8 @@ class JsonSchemaConstraint(RegexConstraint):
         generation wants). ``any``: members in any order, as JSON Schema allows (what checking text
         written elsewhere wants, ``accepts``); which members are present is then left to the validator.
     max_depth : int
-        How many times one recursive ``$ref`` may re-enter itself on a path (deeper: outside the
-        automaton, listed in ``report["bounded"]``).
+        How many recursive ``$ref`` entries one path may make (a tree schema: its depth; deeper values
+        are outside the automaton, and ``report["bounded"]`` says so).
     any_depth : int
         Nesting depth of values the schema leaves unconstrained (``{}``/``true``), also listed there.
     max_repeat : int

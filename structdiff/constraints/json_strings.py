@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+from functools import lru_cache
 
 from ..automata import ir
 from ..automata.charsets import MAX_CP, complement_ranges, normalise_ranges
@@ -19,7 +20,7 @@ from ..automata.regex_parse import parse_regex
 from ..errors import SchemaError
 
 __all__ = ["ANY_UNIT", "FORMATS", "STRING", "UnsupportedPattern", "escape_ir", "format_body", "json_char",
-           "pattern_body", "string_literal"]
+           "pattern_body", "plain_char_or_escape", "string_literal"]
 
 _SHORT = {0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
 _MUST_ESCAPE = [(0x00, 0x1F), (0x22, 0x22), (0x5C, 0x5C)]
@@ -36,7 +37,16 @@ class UnsupportedPattern(Exception):
 
 def json_char(ranges) -> ir.Node:
     """One decoded code point from ``ranges``, as the JSON text of a string character."""
-    rs = normalise_ranges(ranges)
+    return _json_char(tuple(normalise_ranges(ranges)))
+
+
+def plain_char_or_escape(exclude: list[int]) -> ir.Node:
+    """Any string character except the plain (unescaped) code points in ``exclude``; every escape allowed."""
+    return ir.alt(ir.chars(complement_ranges(_MUST_ESCAPE + [(c, c) for c in exclude])), _ALL_ESCAPES)
+
+
+@lru_cache(maxsize=4096)
+def _json_char(rs: tuple) -> ir.Node:
     plain = complement_ranges(_MUST_ESCAPE + complement_ranges(rs))
     parts = [ir.chars(plain)]
     controls = [c for lo, hi in rs for c in range(max(lo, 0), min(hi, 0x1F) + 1)]
@@ -48,6 +58,7 @@ def json_char(ranges) -> ir.Node:
     return ir.alt(*parts)
 
 
+_ALL_ESCAPES = ir.alt(_CONTROL_ESCAPES, ir.literal('\\"'), ir.literal("\\\\"))
 ANY_UNIT = json_char([(0, MAX_CP)])
 STRING = ir.concat(ir.literal('"'), ir.star(ANY_UNIT), ir.literal('"'))
 
