@@ -90,7 +90,7 @@ def issue_corpus() -> dict:
         "$schema: 5": comp(lambda: C.from_json_schema({"$schema": 5})),
         "dict prompt": lambda m: s.generate_regex("[ab]", {"a": 1}, m, max_tokens=8, max_passes=2),
         "resources=5": comp(lambda: C.from_json_schema({"$ref": "x.json"}, resources=5)),
-        "max_pattern_chars='x'": comp(lambda: C.from_json_schema({"type": "integer"}, max_pattern_chars="x")),
+        "max_nesting='x'": comp(lambda: C.from_json_schema({"type": "integer"}, max_nesting="x")),
         "observers=5": lambda m: s.Generator(m, C.from_regex("[ab]"), observers=5),
         "canvas_length=-5": lambda m: C.from_regex("[ab]").compile(m.tokenizer, canvas_length=-5, max_tokens=8),
         "lark one line of 256+ chars": comp(lambda: C.from_lark("start: " + " | ".join(f'"w{i}"' for i in range(60)))),

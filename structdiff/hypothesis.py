@@ -190,7 +190,8 @@ def from_regex(pattern: str, model: Any = None, prompt: str | None = None, *, ma
     return _strategy(draw)
 
 
-_SCHEMA_OPTIONS = {"whitespace", "extra_properties", "max_depth", "any_depth", "max_repeat", "max_pattern_chars",
+_SCHEMA_OPTIONS = {"whitespace", "max_whitespace", "extra_properties", "property_order", "max_depth", "any_depth",
+                   "max_repeat", "max_nesting", "budget",
                    "post_hoc", "resources", "validators"}
 
 

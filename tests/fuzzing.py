@@ -244,7 +244,7 @@ def schema_options(size: str = "fast") -> st.SearchStrategy[dict]:
         "whitespace": st.sampled_from(["compact", "flexible", "pretty", None]),
         "extra_properties": st.booleans(),
         "max_depth": ints, "any_depth": st.one_of(ints, st.integers(0, 50 if size == "deep" else 3)),
-        "max_repeat": ints, "max_pattern_chars": st.one_of(ints, st.integers(1, 200)),
+        "max_repeat": ints, "max_nesting": st.one_of(ints, st.integers(1, 200)),
         "resources": st.one_of(st.just({}), st.just(5), st.just({"other.json": {"type": "integer"}}),
                                st.just({"other.json": 5}), st.just({"": {}}), st.just({"x.json": {"maximum": float("nan")}})),
         "post_hoc": st.booleans(),

@@ -256,7 +256,7 @@ def check_resources(resources: Any) -> Mapping[str, Any] | None:
     return out
 
 
-_INT_OPTIONS = {"max_depth": 0, "any_depth": 0, "max_repeat": 0, "max_pattern_chars": 1}
+_INT_OPTIONS = {"max_depth": 0, "any_depth": 0, "max_repeat": 0, "max_nesting": 1}
 
 
 def check_options(make: Any, schema: Any, options: dict) -> Any:
