@@ -161,16 +161,30 @@ def _check_hostname(s: str) -> bool:
     return len(s) <= 253 and all(0 < len(label) <= 63 for label in s.split("."))
 
 
+def _iri_check(rule: str):
+    """RFC 3987 IRIs as RFC 3986 URIs once their non-ASCII characters are percent-encoded (a checker of our
+    own: jsonschema's needs rfc3987-syntax, whose import builds a grammar for seconds)."""
+    def check(s: str) -> bool:
+        from urllib.parse import quote
+
+        import rfc3986_validator
+
+        return rfc3986_validator.validate_rfc3986(quote(s, safe="".join(map(chr, range(0x21, 0x7F)))),
+                                                  rule=rule) is not None
+    return check
+
+
 _OWN_CHECKS = (("date", _check_date), ("date-time", _check_date_time), ("ipv6", _check_ipv6),
-               ("hostname", _check_hostname))
+               ("hostname", _check_hostname), ("iri", _iri_check("URI")), ("iri-reference", _iri_check("URI_reference")))
 
 
 def format_checker():
     """The format checker every draft gets: draft 2020-12's definitions (``duration``, ``uuid`` included).
 
-    Its ``uri``/``iri``/``duration``/``json-pointer``/``uri-template``/... checks come from the packages of
-    ``jsonschema[format-nongpl]``, which structdiff depends on: without them jsonschema would skip those
-    formats silently. ``checked_formats()`` lists what it enforces.
+    Its ``uri``/``duration``/``json-pointer``/``uri-template``/``idn-hostname``/... checks come from the
+    packages structdiff depends on for them (rfc3986-validator, rfc3339-validator, isoduration, jsonpointer,
+    uri-template, idna): without them jsonschema would skip those formats silently. ``iri``/``iri-reference``,
+    ``date``, ``date-time``, ``ipv6`` and ``hostname`` are checked here. ``checked_formats()`` lists them all.
     """
     import jsonschema
 

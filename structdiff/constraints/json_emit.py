@@ -34,7 +34,15 @@ from .json_model import (
     Union,
     canonical_dumps,
 )
-from .json_strings import ANY_UNIT, STRING, UnsupportedPattern, format_body, pattern_body, plain_char_or_escape
+from .json_strings import (
+    ANY_UNIT,
+    COUNTED_UNIT,
+    STRING,
+    UnsupportedPattern,
+    format_body,
+    pattern_body,
+    plain_char_or_escape,
+)
 
 __all__ = ["Emitter", "value_ir"]
 
@@ -42,6 +50,7 @@ NULL = ir.literal("null")
 BOOLEAN = ir.alt(ir.literal("true"), ir.literal("false"))
 _WS_CHAR = ir.byteset([(0x09, 0x0A), (0x0D, 0x0D), (0x20, 0x20)])
 _QUOTE = ir.literal('"')
+_MAX_COUNTED_SIZE = 2_000  # IR nodes of an item times its count, above which the count goes to the validator
 _ZERO_FRACTION = ir.opt(ir.concat(ir.literal("."), ir.plus(ir.literal("0"))))  # 1.0 is an integer too
 
 
@@ -256,7 +265,7 @@ class Emitter:
                 self.report.val("maxLength" if s.max_length is not None else "minLength")
             return ir.concat(_QUOTE, body, _QUOTE)
         lo, hi = s.min_length, s.max_length
-        cap = self.max_repeat * 4
+        cap = self.max_repeat
         if lo > cap or (hi is not None and hi > cap):
             self.report.val("maxLength" if hi is not None and hi > cap else "minLength")
             lo, hi = min(lo, cap), None
@@ -264,7 +273,9 @@ class Emitter:
             self.report.auto("minLength")
         if hi is not None:
             self.report.auto("maxLength")
-        return ir.concat(_QUOTE, ir.repeat(ANY_UNIT, lo, hi), _QUOTE)
+        if lo == 0 and hi is None:
+            return STRING
+        return ir.concat(_QUOTE, ir.repeat(COUNTED_UNIT, lo, hi), _QUOTE)
 
     # ------------------------------------------------------------------ containers
     def _array(self, s: ArrayT, ctx: int) -> ir.Node:
@@ -275,6 +286,15 @@ class Emitter:
         if lo > self.max_repeat:
             self.report.val("minItems")
             lo = self.max_repeat
+        item = None if s.items is None or (hi is not None and hi <= len(s.prefix)) else self._node(s.items, ctx)
+        if item is not None and max(lo, hi or 0) - len(s.prefix) > 4 and \
+                max(lo, hi or 0) * item.size > _MAX_COUNTED_SIZE:  # copies of a big item: count by validation
+            if hi is not None:
+                self.report.val("maxItems")
+                hi = None
+            if lo > 1:
+                self.report.val("minItems")
+                lo = 1
         prefix = s.prefix[:hi] if hi is not None else s.prefix
         pre = []
         for i, p in enumerate(prefix):
