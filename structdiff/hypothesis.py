@@ -191,7 +191,7 @@ def from_regex(pattern: str, model: Any = None, prompt: str | None = None, *, ma
 
 
 _SCHEMA_OPTIONS = {"whitespace", "max_whitespace", "extra_properties", "property_order", "max_depth", "any_depth",
-                   "max_repeat", "max_nesting", "budget",
+                   "max_repeat", "max_nesting", "budget", "formats",
                    "post_hoc", "resources", "validators"}
 
 

@@ -212,11 +212,14 @@ class JsonSchemaValidator:
         Offline registry for ``$ref`` resolution (never fetches).
     validator_class : type
         The jsonschema validator class for the schema's draft.
+    check_formats : bool
+        Assert ``format`` (default) or leave it an annotation (JSON Schema 2020-12's default vocabulary).
     """
 
-    def __init__(self, schema: Any, registry: Any, validator_class: Any):
+    def __init__(self, schema: Any, registry: Any, validator_class: Any, check_formats: bool = True):
         self.schema = schema
-        self._validator = validator_class(schema, registry=registry, format_checker=format_checker())
+        fc = format_checker() if check_formats else None
+        self._validator = validator_class(schema, registry=registry, format_checker=fc)
         digest = hashlib.sha256(json.dumps(schema, sort_keys=True, default=str).encode()).hexdigest()[:16]
         self.name = f"jsonschema:{digest}"
 

@@ -79,11 +79,14 @@ class Normaliser:
         Deepest schema nesting (sub-schemas and ``$ref`` chains) before a ``SchemaError``.
     max_nodes : int
         Bound on typed nodes built (intersections included) before a ``SchemaError``.
+    assert_formats : bool
+        ``format`` constrains (automaton and validator) or is an annotation (listed as unchecked).
     """
 
     def __init__(self, refs: RefContext, *, post_hoc: bool = False, max_nesting: int = MAX_NESTING,
-                 max_nodes: int = 200_000):
+                 max_nodes: int = 200_000, assert_formats: bool = True):
         self.refs = refs
+        self.assert_formats = assert_formats
         self.draft = refs.draft
         self.post_hoc = post_hoc
         self.max_nesting = max_nesting
@@ -241,6 +244,9 @@ class Normaliser:
             return Nothing(ptr, "maxLength below minLength")
         pats = (s["pattern"],) if isinstance(s.get("pattern"), str) else ()
         fmts = (s["format"],) if isinstance(s.get("format"), str) else ()
+        if fmts and not self.assert_formats:
+            self.report.unchecked_formats.update(fmts)
+            fmts = ()
         for fmt in fmts:
             if fmt in _checked_formats():
                 self.report.val("format")

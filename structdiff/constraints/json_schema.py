@@ -61,6 +61,11 @@ class JsonSchemaConstraint(RegexConstraint):
         Deepest schema nesting accepted (a deeper one raises ``SchemaError`` naming the pointer).
     budget : automata.ir_dfa.Budget, optional
         Limits of the automaton build (states, derivative steps).
+    formats : {"assert", "annotate"}
+        ``assert`` (default): every ``format`` is enforced, by the automaton where it has a form and by the
+        validator's checker (``validators.json_schema.checked_formats``); a format nothing checks is listed
+        in ``report["unchecked_formats"]``. ``annotate``: formats are annotations only, as JSON Schema
+        2020-12's default vocabulary says (all listed as unchecked).
     post_hoc : bool
         Accept keywords the automaton cannot carry at all (``$dynamicRef``, ``$recursiveRef``) and
         enforce them by validation only.
@@ -73,7 +78,8 @@ class JsonSchemaConstraint(RegexConstraint):
     def __init__(self, schema: Any, *, whitespace: str = "compact", max_whitespace: int | None = None,
                  extra_properties: bool = False, property_order: str = "schema", max_depth: int = 3,
                  any_depth: int = 2, max_repeat: int = 64, max_nesting: int = MAX_NESTING,
-                 budget: Any = None, post_hoc: bool = False, resources: Mapping[str, Any] | None = None,
+                 budget: Any = None, formats: str = "assert", post_hoc: bool = False,
+                 resources: Mapping[str, Any] | None = None,
                  validators=(), model: Any = None):
         from ..validators.json_schema import JsonSchemaValidator, PydanticValidator
 
@@ -84,6 +90,8 @@ class JsonSchemaConstraint(RegexConstraint):
                 raise SchemaError(f"the schema string is not JSON: {e}", pointer="") from None
         if whitespace not in WHITESPACE:
             raise InputError(f"whitespace must be one of {sorted(WHITESPACE)}, got {whitespace!r}")
+        if formats not in ("assert", "annotate"):
+            raise InputError(f"formats must be 'assert' or 'annotate', got {formats!r}")
         if property_order not in ("schema", "any"):
             raise InputError(f"property_order must be 'schema' or 'any', got {property_order!r}")
         for name, v in (("max_depth", max_depth), ("any_depth", any_depth), ("max_repeat", max_repeat),
@@ -95,7 +103,7 @@ class JsonSchemaConstraint(RegexConstraint):
         self.model = model
         self.whitespace = whitespace
         self._refs = RefContext(schema, resources, max_nesting=max_nesting)
-        norm = Normaliser(self._refs, post_hoc=post_hoc, max_nesting=max_nesting)
+        norm = Normaliser(self._refs, post_hoc=post_hoc, max_nesting=max_nesting, assert_formats=formats == "assert")
         emitter = Emitter(norm.report, flexible=whitespace == "flexible", max_whitespace=max_whitespace,
                           extra_properties=extra_properties, property_order=property_order, max_depth=max_depth,
                           any_depth=any_depth, max_repeat=max_repeat)
@@ -112,7 +120,7 @@ class JsonSchemaConstraint(RegexConstraint):
             raise UnsatisfiableError(f"no JSON value satisfies this schema ({why}): fix the schema or raise "
                                      f"max_depth")
         semantic = PydanticValidator(model) if model is not None else \
-            JsonSchemaValidator(schema, self._refs.registry, self._refs.cls)
+            JsonSchemaValidator(schema, self._refs.registry, self._refs.cls, check_formats=formats == "assert")
         what = f"JSON Schema {model.__name__}" if model is not None else "JSON Schema"
         super().__init__(node=node, validators=(semantic, *tuple(validators)), budget=budget, what=what)
 
