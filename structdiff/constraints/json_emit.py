@@ -36,7 +36,6 @@ from .json_model import (
 )
 from .json_strings import (
     ANY_UNIT,
-    COUNTED_UNIT,
     STRING,
     UnsupportedPattern,
     format_body,
@@ -275,7 +274,7 @@ class Emitter:
             self.report.auto("maxLength")
         if lo == 0 and hi is None:
             return STRING
-        return ir.concat(_QUOTE, ir.repeat(COUNTED_UNIT, lo, hi), _QUOTE)
+        return ir.concat(_QUOTE, ir.repeat(ANY_UNIT, lo, hi), _QUOTE)
 
     # ------------------------------------------------------------------ containers
     def _array(self, s: ArrayT, ctx: int) -> ir.Node:

@@ -5,8 +5,7 @@ A JSON Schema ``pattern`` or ``format`` speaks of *decoded* characters; the auto
 a node over their JSON text: plain characters stand for themselves, ``"`` and ``\\`` become
 ``\\"`` and ``\\\\``, control characters their short or ``\\u00XX`` escapes (the forms
 ``json.dumps`` writes). Lengths count decoded characters, so a length-bounded string is a
-repetition of whole character units (an escape is one unit); there the ``\\u00XX`` forms are left
-out (``COUNTED_UNIT``: each counted position would pay four more DFA states for them).
+repetition of whole character units (an escape is one unit), escapes included.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from ..automata.charsets import MAX_CP, complement_ranges, normalise_ranges
 from ..automata.regex_parse import parse_regex
 from ..errors import SchemaError
 
-__all__ = ["ANY_UNIT", "COUNTED_UNIT", "FORMATS", "STRING", "UnsupportedPattern", "escape_ir", "format_body", "json_char",
+__all__ = ["ANY_UNIT", "FORMATS", "STRING", "UnsupportedPattern", "escape_ir", "format_body", "json_char",
            "pattern_body", "plain_char_or_escape", "string_literal"]
 
 _SHORT = {0x22: '\\"', 0x5C: "\\\\", 0x08: "\\b", 0x0C: "\\f", 0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
@@ -61,11 +60,6 @@ def _json_char(rs: tuple) -> ir.Node:
 
 _ALL_ESCAPES = ir.alt(_CONTROL_ESCAPES, ir.literal('\\"'), ir.literal("\\\\"))
 ANY_UNIT = json_char([(0, MAX_CP)])
-# under a length bound every counted position pays for its escape states: there, the two-character escapes
-# only (\" \\ \b \f \n \r \t); the other control characters (\u00XX, rare in text) only in unbounded strings
-COUNTED_UNIT = ir.alt(ir.chars(complement_ranges(_MUST_ESCAPE)),
-                      ir.concat(ir.literal("\\"), ir.byteset([(0x22, 0x22), (0x5C, 0x5C), (0x62, 0x62), (0x66, 0x66),
-                                                             (0x6E, 0x6E), (0x72, 0x72), (0x74, 0x74)])))
 STRING = ir.concat(ir.literal('"'), ir.star(ANY_UNIT), ir.literal('"'))
 
 
