@@ -207,8 +207,11 @@ class RegexConstraint(Constraint):
     def _matches(self, data: bytes) -> bool:
         """The built DFA if there is one; else derivatives along ``data`` only (checking one text builds nothing)."""
         if self._byte_dfa is None and self._node is not None:
+            from ..automata import ir
             from ..automata.ir_dfa import matches
 
+            if self._node is ir.NOTHING:
+                raise self._error(f"{self._what} matches nothing: no output can satisfy it")
             return matches(self._node, data, budget=self._budget)
         return self.byte_dfa().matches(data)
 
