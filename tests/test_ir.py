@@ -88,3 +88,28 @@ def test_compile_ir_gives_a_token_automaton(tmp_path, monkeypatch):
     for text, ok in [("yes", True), ("no", True), ("ye", False)]:
         s = auto.run(tok.encode(text))
         assert (s >= 0 and bool(auto.accept[s])) == ok, text
+
+
+def test_token_lift_matches_per_token_walks_on_a_grammar_automaton():
+    """Prefix merging by state map (tokens.lift_to_classes) == walking every token from every state."""
+    import random
+
+    from test_automata import ToyTokenizer
+
+    from structdiff.automata.tokens import lift_to_classes, vocab_bytes
+    from structdiff.constraints import Constraint
+
+    dfa = Constraint.from_lark("arithmetic", depth=2).byte_dfa()
+    rng = random.Random(7)
+    pieces = sorted({"".join(rng.choice("(1+2)*x- .") for _ in range(rng.randint(1, 6))) for _ in range(1500)})
+    tok = ToyTokenizer(pieces)
+    cls, maps = lift_to_classes(dfa, vocab_bytes(tok))
+    seen: dict[int, frozenset] = {}
+    for tid in range(3, tok.vocab_size):
+        data = tok.token_bytes[tid]
+        want = frozenset((q, e) for q in range(dfa.n_states) if (e := dfa.run(data, q)) >= 0)
+        got = frozenset() if cls[tid] < 0 else frozenset((int(a), int(e)) for a, e in maps[cls[tid]])
+        assert got == want, data
+        if cls[tid] >= 0:
+            assert seen.setdefault(int(cls[tid]), want) == want  # one map per class
+    assert len(set(seen.values())) == len(seen)  # and one class per map
