@@ -9,8 +9,9 @@ left-recursive operator rules, ``x*``/``x+``) becomes a loop with no bound; othe
 recursion (parentheses, nested arrays) is unrolled ``depth`` times. Every (rule, depth) is
 one shared IR node, so the IR grows linearly with the depth; the automaton is what grows.
 The depth is chosen as the largest one (up to ``MAX_AUTO_DEPTH``) whose minimal byte DFA
-stays within ``AUTO_STATES`` states, or set by the user, and is reported as
-``constraint.depth``. Sentences nested deeper than the bound are never produced;
+stays within ``AUTO_STATES`` states (the canvas DP costs O(L x edges) per pass, so states are
+what a deeper bound costs), or set by the user, and is reported as ``constraint.depth``; the
+choice is remembered per grammar text for the process. Sentences nested deeper than the bound are never produced;
 everything the bound allows can be.
 
 Guarantee. The translation is a sound under-approximation of what Lark accepts, and
@@ -48,7 +49,8 @@ __all__ = ["AUTO_STATES", "MAX_AUTO_DEPTH", "LarkConstraint", "LarkParseValidato
 log = logging.getLogger(__name__)
 
 MAX_AUTO_DEPTH = 8      # auto depth never goes beyond this
-AUTO_STATES = 3_000     # auto depth: the deepest whose byte DFA is built within this many (raw) states
+AUTO_STATES = 2_000     # auto depth: the deepest whose minimal byte DFA has at most this many states
+_AUTO_MEMO: dict = {}   # (grammar text, start, budget) -> the automatic choice, for this process
 _LINE_COL = re.compile(r"line (\d+),? col(?:umn)? (\d+)")
 
 
@@ -222,7 +224,15 @@ class LarkConstraint(RegexConstraint):
             raise GrammarError(f"terminal {exc.args[0]} has no pattern (declared with %declare?): a constraint "
                                f"needs every terminal defined by a string or regex") from None
         try:
-            node, dfa, self.depth, self.recursive = _choose_depth(rules, start, depth, self.grammar_name, budget)
+            memo_key = (text, start, budget) if depth is None else None
+            chosen = _AUTO_MEMO.get(memo_key) if memo_key else None
+            if chosen is None:
+                chosen = _choose_depth(rules, start, depth, self.grammar_name, budget)
+                if memo_key:
+                    _AUTO_MEMO[memo_key] = chosen
+                    while len(_AUTO_MEMO) > 32:
+                        _AUTO_MEMO.pop(next(iter(_AUTO_MEMO)))
+            node, dfa, self.depth, self.recursive = chosen
         except KeyError as exc:
             raise GrammarError(f"terminal {exc.args[0]} has no pattern (declared with %declare?): a constraint "
                                f"needs every terminal defined by a string or regex") from None
@@ -269,23 +279,26 @@ def _choose_depth(rules: GrammarRules, start: str, depth: int | None, name: str,
             raise GrammarError(f"grammar {name!r} has no sentence within depth {depth}: the shortest needs "
                                f"depth {min_depth}")
         return un.rule(start, depth).node, None, depth, True
-    # deepen while the automaton stays small; skip a depth whose predicted size (growth of the
-    # last level) is over the bound instead of paying for a build that would be thrown away
+    # deepen while the minimal automaton stays within AUTO_STATES; stop before a level whose predicted
+    # size (the growth of the last level, squared) is near the bound, rather than pay for a build thrown away
     best, prev = None, None
     for d in range(min_depth, MAX_AUTO_DEPTH + 1):
+        if prev is not None and best[1].n_states ** 2 / max(prev, 1) > 0.9 * AUTO_STATES:
+            break
         node = un.rule(start, d).node
-        cap = AUTO_STATES if best is not None else (budget or Budget()).max_states
+        cap = 4 * AUTO_STATES if best is not None else (budget or Budget()).max_states
         try:
-            dfa, raw = to_byte_dfa(node, budget=Budget(max_states=cap), error=GrammarError,
-                                   what=f"grammar {name!r} at depth {d}", raw_states=True)
+            dfa = to_byte_dfa(node, budget=Budget(max_states=cap), error=GrammarError,
+                              what=f"grammar {name!r} at depth {d}")
         except GrammarError:
             if best is None:
                 raise
             break
-        best = (node, dfa, d, True)
-        if prev is not None and raw * raw / max(prev, 1) > AUTO_STATES:
+        if best is not None and dfa.n_states > AUTO_STATES:
             break
-        prev = raw
+        if best is not None:
+            prev = best[1].n_states
+        best = (node, dfa, d, True)
     return best
 
 
