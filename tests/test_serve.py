@@ -234,6 +234,22 @@ def test_json_schema_response_validates_with_formats(client):
 
 
 @pytest.mark.tier1
+def test_the_server_answers_what_generator_answers_in_process(client):
+    from structdiff.api import Generator
+    from structdiff.backend import load_model
+    from structdiff.constraints import Constraint
+
+    dm = load_model("tiny-random", canvas_length=32, seed=0)  # the fixture's model, rebuilt
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}, "n": {"type": "integer", "maximum": 9}},
+              "required": ["ok", "n"]}
+    gen = Generator(dm, Constraint.from_json_schema(schema), max_tokens=32, max_passes=2)
+    for seed in (11, 12):
+        r = _chat(client, "a flag", max_tokens=32, seed=seed,
+                  response_format={"type": "json_schema", "json_schema": {"name": "f", "schema": schema}})
+        assert r.choices[0].message.content == gen("a flag", seed=seed).text
+
+
+@pytest.mark.tier1
 def test_pydantic_parse(client):
     from pydantic import BaseModel, Field
 
