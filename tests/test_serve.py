@@ -170,7 +170,7 @@ def test_a_failing_row_fails_alone_and_the_model_thread_goes_on():
             raise RuntimeError("boom")
 
     class BrokenCompiled:
-        def hook_class(self, rows, pins=None):
+        def hook_class(self, rows, **kw):
             return Broken()
 
     dm = load_model("tiny-random", canvas_length=32, seed=0)

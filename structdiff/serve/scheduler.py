@@ -127,7 +127,11 @@ class Scheduler:
             self._thread.join(timeout)
 
     def submit(self, job: Job) -> None:
-        job.new_attempt()
+        try:
+            job.new_attempt()
+        except Exception as exc:  # a constraint whose hook cannot be built fails its request only
+            job.notify("error", _as_structdiff(exc, "the constraint hook could not be built"))
+            return
         with self._cv:
             self._queue.append(job)
             self._cv.notify_all()
