@@ -111,7 +111,7 @@ class ServeState:
                 i = len(out)
                 seed = None if req.seed is None else (req.seed + i) % 2**64  # a torch seed is unsigned 64-bit
                 out.append(Job(p, compiled, max_tokens, make_generator(seed), notify_for(i), temperature=temperature,
-                               max_repair_rounds=self.max_repair_rounds, stream=stream))
+                               seed=seed, max_repair_rounds=self.max_repair_rounds, stream=stream))
         return out
 
 

@@ -33,6 +33,11 @@ from ..sampler import SamplerConfig, denoise
 from ..sampler.hooks import CanvasHook
 from .batch import BatchHook
 
+try:  # per-row counter-based draws of the constraint hooks (sampler.rng), where the sampler has them
+    from ..sampler.rng import seed_for_row as _seed_for_row
+except ImportError:  # pragma: no cover - older sampler: hooks draw from the generator passed to them
+    _seed_for_row = None
+
 __all__ = ["Job", "Output", "Scheduler"]
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,7 @@ class Job:
     generator: torch.Generator
     notify: Callable[[str, Any], None]
     temperature: float = 1.0
+    seed: int | None = None  # key of a constrained row's draws (None: drawn from ``generator``)
     max_repair_rounds: int = 3
     stream: bool = False
     cancelled: bool = False
@@ -79,8 +85,16 @@ class Job:
         self.tokens, self.block = [], 0
         if self.compiled is None:
             self.hook = CanvasHook()
-        else:
-            self.hook = self.compiled.hook_class([self.compiled], pins=None if pins is None else [pins])
+            return
+        pins = None if pins is None else [pins]
+        if _seed_for_row is None:  # hooks that draw from the row's generator
+            self.hook = self.compiled.hook_class([self.compiled], pins=pins)
+            return
+        if self.seed is None:
+            self.seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+        # counter-based draws keyed as ``Generator(...)(prompt, seed=seed)`` keys its row 0: the same answer
+        self.hook = self.compiled.hook_class([self.compiled], pins=pins,
+                                             seeds=[_seed_for_row(self.seed, 0, self.rounds)])
 
 
 def _as_structdiff(exc: BaseException, what: str) -> StructDiffError:
@@ -129,7 +143,7 @@ class Scheduler:
     def submit(self, job: Job) -> None:
         try:
             job.new_attempt()
-        except Exception as exc:  # a constraint whose hook cannot be built fails its request only
+        except Exception as exc:  # noqa: BLE001 - a hook that cannot be built fails its request only
             job.notify("error", _as_structdiff(exc, "the constraint hook could not be built"))
             return
         with self._cv:
