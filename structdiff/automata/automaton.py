@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import SchemaError
-from .bytedfa import build_byte_dfa
 from .cache import FORMAT as _FORMAT
 from .cache import AutomatonMemo, cache_dir, load_file, store_file
 from .tokens import lift_to_classes, vocab_bytes
@@ -146,21 +145,21 @@ def compile_ir(node, tokenizer, *, budget=None, error: type = SchemaError, what:
     return compile_regex(node, tokenizer, use_cache=use_cache, build=build)
 
 
-def compile_regex(pattern, tokenizer, *, use_cache: bool = True, builder: str = "outlines",
+def compile_regex(pattern, tokenizer, *, use_cache: bool = True, builder: str = "ir",
                   build=None) -> TokenAutomaton:
     """Compile a full-match regex into a ``TokenAutomaton`` for ``tokenizer`` (memoised and disk-cached).
 
     Parameters
     ----------
     pattern : str
-        Rust-regex syntax (outlines-core), matched against the whole output; or an ``ir.Node``
-        together with ``build`` (what ``compile_ir`` passes).
+        Regex text (``regex_parse``, python dialect), matched against the whole output; or an
+        ``ir.Node`` together with ``build`` (what ``compile_ir`` passes).
     tokenizer : structdiff.backend.Tokenizer
         Supplies ``token_bytes``, ``special_ids``, ``eos_id``, ``pad_id`` and ``fingerprint``.
     use_cache : bool
         Read/write ``cache_dir()/automata/<key>.npz``.
-    builder : {"outlines"}
-        Byte-DFA builder of regex text (``bytedfa.build_byte_dfa``).
+    builder : str
+        Ignored (kept for old callers): regex text is parsed into the IR (``ir_dfa.build_byte_dfa``).
     build : callable, optional
         Builds the ``ByteDFA`` instead (``compile_ir`` passes the IR builder; ``pattern`` is then the node).
 
@@ -183,7 +182,12 @@ def compile_regex(pattern, tokenizer, *, use_cache: bool = True, builder: str = 
     if use_cache and path.is_file():
         auto = load_file(path, key, tokenizer, _from_arrays)
     if auto is None:
-        dfa = build() if build is not None else build_byte_dfa(pattern, builder)
+        if build is None:
+            from .ir_dfa import build_byte_dfa
+
+            dfa = build_byte_dfa(pattern, builder)
+        else:
+            dfa = build()
         token_class, class_maps = lift_to_classes(dfa, vocab_bytes(tokenizer))
         auto = _assemble(key, dfa, token_class, class_maps, tokenizer.pad_id, tokenizer.eos_id)
         if use_cache:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import SchemaError
 from . import ir
-from .bytedfa import ByteDFA
+from .bytedfa import MAX_DFA_STATES, ByteDFA
 from .minimize import minimize_dfa
 
 __all__ = ["Budget", "matches", "to_byte_dfa"]
@@ -42,7 +42,7 @@ class Budget:
         Derivative steps (memo misses), a machine-independent measure of build time.
     """
 
-    max_states: int = 50_000
+    max_states: int = MAX_DFA_STATES
     max_work: int = 4_000_000
 
 
@@ -232,3 +232,17 @@ def _trim(trans: np.ndarray, accept: np.ndarray, error: type, what: str) -> Byte
     new = remap[trans[keep]]
     t, a = minimize_dfa(np.ascontiguousarray(new, dtype=np.int32), accept[keep].copy())
     return ByteDFA(t, a)
+
+
+def build_byte_dfa(pattern: str, builder: str = "ir", *, budget: Budget | None = None) -> ByteDFA:
+    """Regex text (python dialect, full match; see ``regex_parse``) -> its minimal ``ByteDFA``.
+
+    ``builder`` is accepted for old callers; the IR is the only builder. Raises ``SchemaError``
+    on invalid or refused syntax (with the position), an empty language, or a build over ``budget``.
+    """
+    from .regex_parse import parse_regex
+
+    if builder not in ("ir", "outlines", "native"):
+        raise ValueError(f"unknown DFA builder {builder!r}")
+    shown = pattern if not isinstance(pattern, str) or len(pattern) <= 60 else pattern[:57] + "..."
+    return to_byte_dfa(parse_regex(pattern), budget=budget, what=f"regex {shown!r}")

@@ -13,7 +13,6 @@ translated pattern, validators for the rest, and a ``parse`` that builds the val
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any, Iterable, Sequence
 
 from ..errors import InputError, SchemaError, UnsatisfiableError, clip
@@ -135,7 +134,6 @@ class RegexConstraint(Constraint):
         word boundaries, anchors inside), naming it and its position.
     """
 
-    dfa_builder = "ir"  # "outlines": the pattern is Rust syntax compiled by outlines-core (JSON Schema, for now)
 
     def __init__(self, pattern: str | None = None, *, validators: Iterable[Validator] = (), node: Any = None,
                  unicode_classes: bool = False, budget: Any = None, what: str | None = None):
@@ -152,7 +150,7 @@ class RegexConstraint(Constraint):
         self._budget = budget
         self._what = what or (f"regex {_short(pattern)}" if pattern is not None else type(self).__name__)
         self._byte_dfa = None
-        if node is None and self.dfa_builder == "ir":
+        if node is None:
             from ..automata.regex_parse import parse_regex
 
             node = parse_regex(pattern, dialect="python", unicode_classes=unicode_classes)
@@ -166,12 +164,12 @@ class RegexConstraint(Constraint):
 
     @property
     def node(self) -> Any:
-        """The language as an ``automata.ir`` node (``None`` for outlines-compiled patterns)."""
+        """The language as an ``automata.ir`` node."""
         return self._node
 
     @property
     def key(self) -> str:
-        h = hashlib.sha256(self._node.digest if self._node is not None else self._pattern.encode())
+        h = hashlib.sha256(self._node.digest)
         for v in self.validators:
             h.update(b"\0" + _validator_key(v).encode())
         return f"{type(self).__name__}:{h.hexdigest()[:32]}"
@@ -184,14 +182,9 @@ class RegexConstraint(Constraint):
     def byte_dfa(self) -> Any:
         """The minimal byte DFA of the language (built once, no tokenizer needed)."""
         if self._byte_dfa is None:
-            if self._node is not None:
-                from ..automata.ir_dfa import to_byte_dfa
+            from ..automata.ir_dfa import to_byte_dfa
 
-                self._byte_dfa = to_byte_dfa(self._node, budget=self._budget, error=self._error, what=self._what)
-            else:
-                from ..automata import build_byte_dfa
-
-                self._byte_dfa = build_byte_dfa(self._pattern, self.dfa_builder)
+            self._byte_dfa = to_byte_dfa(self._node, budget=self._budget, error=self._error, what=self._what)
         return self._byte_dfa
 
     _error = SchemaError  # what a failed automaton build raises (GrammarError for Lark)
@@ -206,7 +199,7 @@ class RegexConstraint(Constraint):
 
     def _matches(self, data: bytes) -> bool:
         """The built DFA if there is one; else derivatives along ``data`` only (checking one text builds nothing)."""
-        if self._byte_dfa is None and self._node is not None:
+        if self._byte_dfa is None:
             from ..automata import ir
             from ..automata.ir_dfa import matches
 
@@ -230,10 +223,8 @@ class RegexConstraint(Constraint):
         for name, v in (("max_tokens", max_tokens), ("canvas_length", canvas_length)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise InputError(f"{name} must be a positive int, got {v!r}")
-        if self._node is not None:  # the byte DFA is built (and kept) only when the token automaton is not cached
-            auto = compile_regex(self._node, tokenizer, build=self.byte_dfa)
-        else:
-            auto = compile_regex(self._pattern, tokenizer, builder=self.dfa_builder)
+        # the byte DFA is built (and kept) only when the token automaton is not cached
+        auto = compile_regex(self._node, tokenizer, build=self.byte_dfa)
         need = int(auto.dist[0])
         if need > max_tokens:
             what = "no token sequence of this tokenizer spells a match" if need > 10**12 else \
@@ -288,7 +279,6 @@ class CompiledRegex(CompiledConstraint):
                  max_tokens: int):
         super().__init__(constraint, tokenizer, canvas_length, max_tokens)
         self.automaton = automaton
-        self._re = None
 
     @property
     def hook_class(self) -> type:
@@ -298,14 +288,4 @@ class CompiledRegex(CompiledConstraint):
 
     def matches(self, text: str) -> bool:
         """Whether ``text`` is in the constraint's language (validators not run)."""
-        if self.constraint.node is not None:
-            return "\x00" not in text and self.constraint.byte_dfa().matches(text.encode("utf-8", "surrogatepass"))
-        if self._re is None:  # legacy Rust-syntax pattern (JSON Schema): Python re reads nearly all of it
-            try:
-                self._re = re.compile(self.constraint.pattern)
-            except re.error:
-                self._re = False
-        if self._re is not False:
-            return self._re.fullmatch(text) is not None
-        s = self.automaton.run(self.tokenizer.encode(text))
-        return s >= 0 and bool(self.automaton.accept[s])
+        return "\x00" not in text and self.constraint._matches(text.encode("utf-8", "surrogatepass"))
