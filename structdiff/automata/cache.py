@@ -156,7 +156,7 @@ def load_file(path: Path, key: str, tokenizer: Any, make: Any) -> Any:
             if why is None:
                 arrays = {n: np.array(z[n]) for n in ARRAYS}
                 eos_c, pad_c = (int(x) for x in z["specials"])
-    except Exception as exc:  # any unreadable file is rebuilt, whatever numpy/zipfile raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is rebuilt, whatever numpy/zipfile raise
         why = f"unreadable ({type(exc).__name__}: {exc})"
     if why is not None:
         log.warning("ignoring cache file %s: %s; rebuilding it", path, why)
