@@ -229,11 +229,24 @@ def main() -> int:
           f"max_tokens {args.max_tokens}, {args.max_passes} passes per canvas, torch threads {args.threads}, "
           f"server --max-batch {args.max_batch}\n")
 
+    hdr = (f"| {'configuration':<24} | {'n':>3} | {'req/s':>6} | {'vs seq':>6} | {'p50 s':>6} | {'p95 s':>6} | "
+           f"{'lost':>4} | {'invalid':>7} | {'4xx':>3} | {'5xx':>3} | {'same as seq':>11} |")
+    print(hdr)
+    print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|", flush=True)
+    n = len(requests)
+
+    def line(name: str, wall: float, lat: list, fails: Counter, same: int, base_rps: float) -> None:
+        rps = len(lat) / wall if wall else float("nan")
+        print(f"| {name:<24} | {n:>3} | {rps:>6.2f} | {rps / base_rps:>5.2f}x | {q(lat, .5):>6.2f} | "
+              f"{q(lat, .95):>6.2f} | {fails.get('lost', 0):>4} | {fails.get('invalid', 0):>7} | "
+              f"{fails.get('4xx', 0) + sum(v for k, v in fails.items() if k.endswith('Error')):>3} | "
+              f"{fails.get('5xx', 0):>3} | {same:>5}/{n:<5} |", flush=True)
+
     t0 = time.perf_counter()
     base_lat, base_texts, base_fail = run_baseline(model, requests, args)
     base_wall = time.perf_counter() - t0
     base_rps = len(base_lat) / base_wall
-    table = [("sequential, in process", 1, len(requests), base_wall, base_lat, base_fail, len(requests))]
+    line("sequential, in process", base_wall, base_lat, base_fail, sum(t is not None for t in base_texts), base_rps)
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -242,10 +255,10 @@ def main() -> int:
     try:
         url = f"http://127.0.0.1:{port}/v1"
         run_clients(url, requests[:2], 2, args)  # warm-up: imports, first compile in the server
-        for n in args.clients:
-            wall, lat, texts, fails = run_clients(url, requests, n, args)
+        for c in args.clients:
+            wall, lat, texts, fails = run_clients(url, requests, c, args)
             same = sum(1 for a, b in zip(texts, base_texts) if a is not None and a == b)
-            table.append((f"server, {n} client{'s' if n > 1 else ''}", n, len(requests), wall, lat, fails, same))
+            line(f"server, {c} client{'s' if c > 1 else ''}", wall, lat, fails, same, base_rps)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
@@ -253,16 +266,6 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
 
-    hdr = (f"| {'configuration':<24} | {'n':>3} | {'req/s':>6} | {'vs seq':>6} | {'p50 s':>6} | {'p95 s':>6} | "
-           f"{'lost':>4} | {'invalid':>7} | {'4xx':>3} | {'5xx':>3} | {'same as seq':>11} |")
-    print(hdr)
-    print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
-    for name, _, n, wall, lat, fails, same in table:
-        rps = len(lat) / wall if wall else float("nan")
-        print(f"| {name:<24} | {n:>3} | {rps:>6.2f} | {rps / base_rps:>5.2f}x | {q(lat, .5):>6.2f} | "
-              f"{q(lat, .95):>6.2f} | {fails.get('lost', 0):>4} | {fails.get('invalid', 0):>7} | "
-              f"{fails.get('4xx', 0) + sum(v for k, v in fails.items() if k.endswith('Error')):>3} | "
-              f"{fails.get('5xx', 0):>3} | {same:>5}/{n:<5} |")
     print("\nreq/s counts answered requests; p50/p95: seconds per request (client side for the server); "
           "4xx for the baseline: StructDiffErrors raised in process.")
     return 0
