@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from ..automata import ir
 from ..automata.charsets import MAX_CP, complement_ranges, normalise_ranges
+from ..automata.ir import _byte_ranges  # the IR's own mask -> ranges helper (one home)
 from ..automata.regex_parse import parse_regex
 from ..errors import SchemaError
 
@@ -95,7 +96,7 @@ def _esc(n: ir.Node, memo: dict) -> ir.Node:
     elif k == ir.BYTES:
         if n.mask >> 0x80:
             raise UnsupportedPattern("raw non-ASCII bytes in a pattern")
-        out = json_char(_mask_ranges(n.mask))
+        out = json_char(_byte_ranges(n.mask))
     elif k == ir.CONCAT:
         out = ir.concat(_esc(n.kids[0], memo), _esc(n.kids[1], memo))
     elif k == ir.ALT:
@@ -103,20 +104,6 @@ def _esc(n: ir.Node, memo: dict) -> ir.Node:
     else:
         out = ir.repeat(_esc(n.kids[0], memo), n.lo, n.hi)
     memo[id(n)] = out
-    return out
-
-
-def _mask_ranges(mask: int) -> list[tuple[int, int]]:
-    out, b = [], 0
-    while mask >> b:
-        if (mask >> b) & 1:
-            e = b
-            while (mask >> (e + 1)) & 1:
-                e += 1
-            out.append((b, e))
-            b = e + 1
-        else:
-            b += 1
     return out
 
 
