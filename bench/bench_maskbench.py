@@ -231,7 +231,8 @@ def main() -> int:
                 fails[eng].append((row["id"], kind, res.get("error") or res.get("crash") or ""))
         child.stop()
         table[eng], times[eng], splits[eng], false_acc[eng] = outcome, t_all, per_split, n_false
-        print(f"[{eng}: {time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
+        print(f"[{eng}: {time.perf_counter() - t0:.0f} s] {dict(outcome)} false accepts {n_false} "
+              f"compile p50 {q(t_all, .5) * 1e3:.1f} ms p95 {q(t_all, .95) * 1e3:.1f} ms", file=sys.stderr, flush=True)
     n = len(rows)
     n_inst = sum(len(r["tests"]) for r in rows)
     print(f"MaskBench sample: n = {n} schemas, {n_inst} instances "
