@@ -224,6 +224,8 @@ class Generator:
     def __call__(self, prompt: str | Sequence[str], *, seed: int | None = None
                  ) -> GenerationResult | list[GenerationResult]:
         """Generate for one prompt (-> result) or a batch (-> list of results, one per prompt)."""
+        from .sampler.rng import seed_for_row
+
         dm = self.model
         ids, mask, batched = encode_prompts(dm, prompt)
         B = ids.shape[0]
@@ -231,15 +233,19 @@ class Generator:
             raise InputError(f"{len(self.compiled)} constraints for {B} prompts: give one per prompt")
         rows = self.compiled if self._per_row else self.compiled * B
         g = make_generator(seed)
+        # per-row counter-based draws: a row's output does not depend on the rest of the batch
+        base = seed if seed is not None else int(torch.randint(0, 2**62, (1,), generator=g))
         results: list[GenerationResult | None] = [None] * B
         todo, pins, rounds = list(range(B)), None, 0
         stats = [dict(passes=0, tokens=0, accepted=0, renoised=0, repair_rounds=0, seconds=0.0) for _ in range(B)]
         while True:
-            texts, tokens = self._run([rows[b] for b in todo], ids[todo], mask[todo], g, pins, todo, stats)
+            seeds = [seed_for_row(base, b, rounds) for b in todo]
+            texts, tokens = self._run([rows[b] for b in todo], ids[todo], mask[todo], g, pins, todo, stats, seeds)
             failed, new_pins = [], []
             for k, b in enumerate(todo):
                 comp, text = rows[b], texts[k]
-                if not comp.matches(text):
+                guard = getattr(comp, "matches_tokens", None)
+                if not (guard(tokens[k]) if guard is not None else comp.matches(text)):
                     raise StructDiffError(f"row {b}: output does not match the constraint (internal invariant "
                                           f"broken; please report): {clip(repr(text), 80)}")
                 bad = _check_output(comp, text)
@@ -263,7 +269,7 @@ class Generator:
             s["tokens_per_pass"] = s["tokens"] / s["passes"] if s["passes"] else 0.0
         return results if batched else results[0]
 
-    def _run(self, rows, ids, mask, g, pins, todo, stats) -> tuple[list[str], list[list[int]]]:
+    def _run(self, rows, ids, mask, g, pins, todo, stats, seeds) -> tuple[list[str], list[list[int]]]:
         """One denoising call for the rows ``todo``; accumulates their stats."""
         from .sampler import denoise
 
@@ -277,7 +283,7 @@ class Generator:
             kinds = {r.hook_class for r in rows}
             if len(kinds) != 1:
                 raise InputError("these constraints need different samplers: batch them separately")
-            hook = kinds.pop()(rows, pins=pins)
+            hook = kinds.pop()(rows, pins=pins, seeds=seeds)
         if self.observers:
             from .sampler.hooks import HookChain
 
@@ -313,7 +319,7 @@ def _constraint_from(regex: str | None, choices: Sequence[str] | None, grammar: 
 
 def generate(prompt: str | Sequence[str], model: Any = None, *, regex: str | None = None,
              choices: Sequence[str] | None = None, grammar: str | None = None, max_tokens: int = 256,
-             seed: int | None = None, **sampler_options: Any) -> str | list[str]:
+             seed: int | None = None, return_result: bool = False, **sampler_options: Any) -> Any:
     """Generate text, optionally constrained by a regex, a list of choices or a Lark grammar.
 
     Parameters
@@ -328,6 +334,8 @@ def generate(prompt: str | Sequence[str], model: Any = None, *, regex: str | Non
         Token budget (rounded up to whole canvases by the sampler, output cut at EOS).
     seed : int, optional
         Same seed, same output.
+    return_result : bool
+        Return ``GenerationResult`` (text, value = text, stats), constrained or not, so the two compare.
 
     Returns
     -------
@@ -340,12 +348,20 @@ def generate(prompt: str | Sequence[str], model: Any = None, *, regex: str | Non
     constraint = _constraint_from(regex, choices, grammar)
     if constraint is not None:
         res = Generator(model, constraint, max_tokens=max_tokens, **sampler_options)(prompt, seed=seed)
+        if return_result:
+            return res
         return [r.text for r in res] if isinstance(res, list) else res.text
     dm = resolve_model(model)
     config = SamplerConfig(max_tokens=max_tokens, **sampler_options)
     ids, mask, batched = encode_prompts(dm, prompt)
     out = denoise(dm, ids, config=config, generator=make_generator(seed), attention_mask=mask)
     texts = [dm.tokenizer.decode(row[:max_tokens].tolist()) for row in out.tokens]
+    if return_result:
+        res = [GenerationResult(t, t, dict(passes=r.passes, tokens=r.tokens, tokens_per_pass=r.tokens_per_pass,
+                                           accepted=sum(r.accepted_per_pass), renoised=sum(r.renoised_per_pass),
+                                           repair_rounds=0, seconds=out.seconds))
+               for t, r in zip(texts, out.rows)]
+        return res if batched else res[0]
     return texts if batched else texts[0]
 
 

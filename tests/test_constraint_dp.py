@@ -92,7 +92,7 @@ def test_pins_and_start_state_and_budget():
     a, b = tok.token_bytes.index(b"a"), tok.token_bytes.index(b"b")
     pins = np.zeros(5, dtype=np.int64), np.zeros(5, dtype=bool)
     pins[0][1], pins[1][1] = b, True
-    hook.pins = [pins]
+    hook = RegexHook(hook.rows, pins=[pins])
     view = _view(5, max_tokens=4)  # last position past the budget: EOS/pad only
     hook.begin_block(view)
     out = hook.process_logits(view, logits.clone())
@@ -140,7 +140,7 @@ def test_property_samples_and_best_fullmatch(pat, seed, n):
         assert auto.run(s[0].tolist(), state) >= 0  # accepted tokens always extend to a valid canvas
         best = hook.finish_block(view, best)
         ids = best[0].tolist()
-        state = hook.state[0]
+        state = int(hook.state[0])
         text += tok.decode_bytes(ids[: ids.index(1)] if 1 in ids else ids)
         if 1 in ids:
             break

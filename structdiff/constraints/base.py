@@ -287,5 +287,14 @@ class CompiledRegex(CompiledConstraint):
         return RegexHook
 
     def matches(self, text: str) -> bool:
-        """Whether ``text`` is in the constraint's language (validators not run)."""
+        """Whether ``text`` is in the constraint's language (validators not run): the IR's byte DFA."""
         return "\x00" not in text and self.constraint._matches(text.encode("utf-8", "surrogatepass"))
+
+    def matches_tokens(self, tokens) -> bool:
+        """Whether the output tokens (EOS/pad after the text allowed) drive the automaton to acceptance.
+
+        The final guard of generation: the automaton the sampler ran on, never another regex dialect.
+        """
+        from ..automata.canvas_dp import accepts
+
+        return accepts(self.automaton, tokens)

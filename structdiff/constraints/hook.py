@@ -1,19 +1,22 @@
 """RegexHook: the exact whole-canvas constraint hook for automaton constraints (regex, choices, JSON, bounded Lark).
 
-Per pass and row: class log-masses ``lm [L, C]`` from the tempered logits of the live
-tokens only (tokens no state allows never cost a pass), forward-backward over (position
-x state), and then
+Per pass, for all rows of a group (rows that share one automaton) at once, on the logits'
+device (``automata.canvas_dp``): class log-masses ``[G, L, C]`` from the tempered logits,
+forward-backward over (position x state), and then
 
 * ``process_logits`` -> log constrained marginals (``-inf`` outside the language), so
   entropy, acceptance and stopping speak about valid canvases only;
 * ``propose`` -> one joint valid sample (forward filter, backward sample, then a token
   within each class) and the best valid canvas (Viterbi on per-class best logits);
 * ``renoise`` -> tokens drawn uniformly from those allowed at each position;
-* ``finish_block`` -> the best valid canvas, whose end state starts the next block.
+* ``finish_block`` -> checks the best canvas, whose end state starts the next block.
 
-Pinned positions (repair rounds) are one class with one token. The automaton's END state
-(after EOS) only allows EOS/pad; the last block must end accepted, earlier blocks in a
-state from which acceptance fits the remaining budget.
+Pinned positions (repair rounds) allow exactly one token. The automaton's END state (after
+EOS) only allows EOS/pad; the last block must end accepted, earlier blocks in a state from
+which the rest of the output (its budget and later pins) can still be completed.
+
+Randomness is counter-based per row (``sampler.rng``): a row's draws depend on its seed and
+the pass only, never on the other rows of the batch.
 """
 
 from __future__ import annotations
@@ -24,19 +27,28 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..automata.dp import backward, best_classes, class_posteriors, edge_index, forward, sample_classes
+from ..automata.canvas_dp import (allowed_noise, backtrack, backward, class_masses, class_posteriors,
+                                  device_automaton, forward, tokens_in_class, walk)
 from ..errors import StructDiffError
 from ..sampler.hooks import CanvasHook, PassView
+from ..sampler.rng import row_keys, uniforms
 
 __all__ = ["RegexHook"]
 
-_NEG = -np.inf
+_NEG = float("-inf")
 
 
-class _Row:
-    """Per-row facts of the current pass (reused by propose/renoise)."""
+class _Group:
+    """Rows that share one automaton: their device tables and this pass's DP results."""
 
-    __slots__ = ("x", "lm", "la", "post", "score", "end_ok", "pins")
+    def __init__(self, auto, rows: list[int]):
+        self.auto = auto
+        self.rows = rows  # batch rows
+        self.da = None
+        self.idx = None  # [G] long batch rows on the device
+        self.end_ok = None  # [G, S] bool allowed end states of the current block
+        self.live = None  # [G'] long batch rows active in this pass (None: no pass)
+        self.sel = None  # [G'] long positions of those rows within the group
 
 
 class RegexHook(CanvasHook):
@@ -45,182 +57,225 @@ class RegexHook(CanvasHook):
     Parameters
     ----------
     rows : sequence of CompiledRegex
-        One per batch row (mixed constraints are fine).
+        One per batch row (mixed constraints are fine; rows sharing an automaton run as one group).
     pins : list of (tokens, mask) or None, optional
         Per row, output-length arrays: tokens to keep fixed where ``mask`` (repair rounds).
+    seeds : sequence of int, optional
+        Per-row seeds of the counter-based draws; ``None`` draws them from the loop's generator.
     """
 
-    def __init__(self, rows: Sequence, pins: Sequence | None = None):
+    def __init__(self, rows: Sequence, pins: Sequence | None = None, seeds: Sequence[int] | None = None):
         self.rows = list(rows)
-        self.autos = [r.automaton for r in self.rows]
-        self.edges = [edge_index(a) for a in self.autos]
-        self.state = [0] * len(self.rows)  # automaton state at the start of the current block
         self.pins = list(pins) if pins is not None else [None] * len(self.rows)
-        self._pass: list[_Row | None] = [None] * len(self.rows)
-        self._members_t = {}  # automaton key -> torch member ids
+        self.seeds = list(seeds) if seeds is not None else None
+        groups: dict[str, _Group] = {}
+        for b, r in enumerate(self.rows):
+            a = r.automaton
+            groups.setdefault(a.key, _Group(a, [])).rows.append(b)
+        self.groups = list(groups.values())
+        self.device = None
+        self.state = None  # [B] long automaton state at the start of the current block
+        self.keys = None  # [B] int64 row keys of the random draws
+        self._draw = 0  # counter of the random draws
+        self._post = {}  # id(group) -> per-pass tensors
+        self._bad = None  # [B] bool rows whose DP found no valid canvas in this block
 
-    # -- helpers ----------------------------------------------------------------------------------
-    def _members(self, auto) -> torch.Tensor:
-        t = self._members_t.get(auto.key)
-        if t is None:
-            t = self._members_t[auto.key] = torch.from_numpy(np.array(auto.members))
-        return t
+    # -- setup ------------------------------------------------------------------------------------
+    def _setup(self, device) -> None:
+        if self.device is not None:
+            return
+        self.device = torch.device(device)
+        B = len(self.rows)
+        for grp in self.groups:
+            grp.da = device_automaton(grp.auto, self.device)
+            grp.idx = torch.tensor(grp.rows, dtype=torch.long, device=self.device)
+        self.state = torch.zeros(B, dtype=torch.long, device=self.device)
+        self._bad = torch.zeros(B, dtype=torch.bool, device=self.device)
+        n = max([len(p[0]) for p in self.pins if p is not None] + [0])
+        tok = np.zeros((B, n), dtype=np.int64)
+        mask = np.zeros((B, n), dtype=bool)
+        for b, p in enumerate(self.pins):
+            if p is not None:
+                t, m = (np.asarray(a) for a in p)
+                tok[b, :t.size], mask[b, :m.size] = t, m
+        self._pin_tok = torch.as_tensor(tok, device=self.device)  # [B, N]
+        self._pin_mask = torch.as_tensor(mask, device=self.device)  # [B, N]
+        self._has_pins = bool(mask.any())
 
-    def _block_pins(self, b: int, offset: int, n: int):
-        pin = self.pins[b]
-        if pin is None:
-            return None
-        tok, mask = (np.asarray(a) for a in pin)
-        tok, mask = tok[offset:offset + n], mask[offset:offset + n]
-        if mask.size < n:
-            tok = np.concatenate([tok, np.zeros(n - tok.size, dtype=tok.dtype)])
-            mask = np.concatenate([mask, np.zeros(n - mask.size, dtype=bool)])
+    def _keys(self, generator: torch.Generator | None) -> torch.Tensor:
+        """``[B]`` row keys: from ``seeds``, else drawn once from the loop's generator."""
+        if self.keys is None:
+            seeds = self.seeds
+            if seeds is None:
+                g = generator if generator is not None else torch.Generator().manual_seed(0)
+                seeds = torch.randint(0, 2**62, (len(self.rows),), generator=g, device=g.device).tolist()
+            self.keys = row_keys(seeds, self.device)
+        return self.keys
+
+    def _u(self, keys: torch.Tensor, n: int) -> torch.Tensor:
+        self._draw += 1
+        return uniforms(keys, self._draw, n)
+
+    def _pins(self, rows: torch.Tensor, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens ``[G, n]``, mask ``[G, n]``) of output positions ``start .. start+n`` (past the pins: free)."""
+        N = self._pin_tok.shape[1]
+        tok = torch.zeros((rows.numel(), n), dtype=torch.long, device=self.device)
+        mask = torch.zeros((rows.numel(), n), dtype=torch.bool, device=self.device)
+        hi = min(N, start + n)
+        if hi > start:
+            tok[:, :hi - start] = self._pin_tok[rows, start:hi]
+            mask[:, :hi - start] = self._pin_mask[rows, start:hi]
         return tok, mask
 
-    def _end_ok(self, b: int, view: PassView, n: int) -> tuple[np.ndarray, int]:
-        """Allowed end states of this block and how many positions lie inside the budget."""
-        auto = self.autos[b]
-        offset = int(view.offset[b])
-        n_blocks = math.ceil(view.max_tokens / n)
-        inside = max(0, min(n, view.max_tokens - offset))
+    def _restrict(self, da, lm: torch.Tensor, start: int, budget: int, pin_tok, pin_mask) -> torch.Tensor:
+        """Class scores ``[G, n, C]`` with the budget (EOS/pad only past it) and pins (one class) applied."""
+        G, n, C = lm.shape
+        pos = torch.arange(start, start + n, device=lm.device)  # [n]
+        special = torch.zeros(C, dtype=torch.bool, device=lm.device)
+        special[[da.eos_class, da.pad_class]] = True
+        lm = lm.masked_fill((pos >= budget)[None, :, None] & ~special, _NEG)
+        one = torch.arange(C, device=lm.device) == da.token_class[pin_tok][..., None]  # [G, n, C]
+        return torch.where(pin_mask[..., None], torch.where(one, 0.0, _NEG).to(lm.dtype), lm)
+
+    def _end_ok(self, grp: _Group, view: PassView, n: int) -> torch.Tensor:
+        """``[G, S]`` bool: states this block may end in (the rest of the output stays completable)."""
+        da, L = grp.da, n
+        offset = view.block * L
+        n_blocks = math.ceil(view.max_tokens / L)
+        G = grp.idx.numel()
+        accept = da.accept.expand(G, -1)
         if view.block >= n_blocks - 1:
-            return auto.accept, inside
-        return auto.dist <= view.max_tokens - offset - n, inside
+            return accept
+        rest = n_blocks * L - offset - L
+        if not self._has_pins:
+            return (da.dist <= view.max_tokens - offset - L).expand(G, -1)
+        pin_tok, pin_mask = self._pins(grp.idx, offset + L, rest)
+        free = torch.zeros((G, rest, da.n_classes), device=self.device)
+        lm = self._restrict(da, free, offset + L, view.max_tokens, pin_tok, pin_mask)
+        return torch.isfinite(backward(da, lm, accept, full=False))
 
     # -- hooks ------------------------------------------------------------------------------------
     def begin_block(self, view: PassView) -> None:
-        self._pass = [None] * len(self.rows)
+        self._setup(view.offset.device)
+        n = self._canvas_length(view)
+        for grp in self.groups:
+            grp.end_ok = self._end_ok(grp, view, n)
+        self._bad.zero_()
+        self._post = {}
 
     def initial_canvas(self, view: PassView, generator: torch.Generator):
-        if all(p is None for p in self.pins):
-            return None
+        self._setup(view.offset.device)
         n = self._canvas_length(view)
-        canvas = torch.randint(0, self.rows[0].tokenizer.vocab_size, (len(self.rows), n), generator=generator)
-        for b in range(len(self.rows)):
-            bp = self._block_pins(b, int(view.offset[b]), n)
-            if bp is not None:
-                canvas[b, torch.from_numpy(bp[1])] = torch.from_numpy(bp[0][bp[1]]).long()
-        return canvas
+        V = self.rows[0].tokenizer.vocab_size
+        canvas = (self._u(self._keys(generator), n) * V).long().clamp_(max=V - 1)  # [B, L] uniform tokens
+        pin_tok, pin_mask = self._pins(torch.arange(len(self.rows), device=self.device), view.block * n, n)
+        return torch.where(pin_mask, pin_tok, canvas)
 
     def _canvas_length(self, view: PassView) -> int:
         return int(view.canvas.shape[1]) if view.canvas is not None else self.rows[0].canvas_length
 
     def process_logits(self, view: PassView, logits: torch.Tensor) -> torch.Tensor:
+        self._setup(logits.device)
         B, n, V = logits.shape  # [B, L, V]
-        out = torch.full_like(logits, _NEG)  # [B, L, V]
-        for b in range(B):
-            if not bool(view.active[b]):
-                out[b] = logits[b]
-                self._pass[b] = None
+        active = view.active.tolist()
+        self._post = {}
+        out = None
+        for grp in self.groups:
+            sel = [k for k, b in enumerate(grp.rows) if active[b]]
+            if not sel:
+                grp.live = None
                 continue
-            auto, ei = self.autos[b], self.edges[b]
-            members = self._members(auto)
-            starts = auto.class_start[:-1]
-            x = logits[b].index_select(1, members).numpy().astype(np.float32, copy=False)  # [L, Vl]
-            cmax = np.maximum.reduceat(x, starts, axis=1)  # [L, C]
-            sizes = np.diff(auto.class_start)
-            csum = np.add.reduceat(np.exp(x - np.repeat(cmax, sizes, axis=1)), starts, axis=1)  # [L, C]
-            lm = cmax.astype(np.float64) + np.log(csum, dtype=np.float64)  # [L, C]
-            score = cmax.astype(np.float64)  # [L, C] best token logit per class (Viterbi)
-            end_ok, inside = self._end_ok(b, view, n)
-            if inside < n:  # past the budget only EOS/pad
-                keep = np.full(lm.shape[1], _NEG)
-                keep[[auto.eos_class, auto.pad_class]] = 0.0
-                lm[inside:] += keep
-                score[inside:] += keep
-            pins = self._block_pins(b, int(view.offset[b]), n)
-            if pins is not None and pins[1].any():
-                for i in np.flatnonzero(pins[1]):
-                    c = int(auto.token_class[int(pins[0][i])])
-                    one = np.full(lm.shape[1], _NEG)
-                    if c >= 0:
-                        one[c] = 0.0
-                    lm[i], score[i] = one, one
-            la = forward(ei, lm, self.state[b])
-            lb = backward(ei, lm, end_ok)
-            post, log_z = class_posteriors(ei, lm, la, lb)  # [L, C]
-            if not np.isfinite(log_z):
-                raise StructDiffError(f"row {b}: no valid canvas from automaton state {self.state[b]} in block "
-                                      f"{view.block} (internal invariant broken; please report)")
-            cls_of = np.repeat(np.arange(sizes.size), sizes)  # [Vl]
-            with np.errstate(invalid="ignore"):
-                shift = np.where(np.isfinite(post), post - lm, _NEG).astype(np.float32)  # [L, C] log w_c - log m_c
-            vals = x + shift[:, cls_of]  # [L, Vl]
-            out[b].index_copy_(1, members, torch.from_numpy(np.ascontiguousarray(vals)))
-            row = _Row()
-            row.x, row.lm, row.la, row.post, row.score, row.end_ok, row.pins = x, lm, la, post, score, end_ok, pins
-            self._pass[b] = row
-        return out
+            whole = len(sel) == B  # one group holds every row, all active: no copies
+            grp.sel = torch.tensor(sel, dtype=torch.long, device=self.device)
+            grp.live = grp.idx[grp.sel]
+            x = logits if whole else logits.index_select(0, grp.live)  # [G, L, V]
+            da = grp.da
+            offset = view.block * n
+            pin_tok, pin_mask = self._pins(grp.live, offset, n)
+            lm, score = class_masses(x, da)  # [G, L, C] each
+            lm = self._restrict(da, lm, offset, view.max_tokens, pin_tok, pin_mask)
+            score = self._restrict(da, score, offset, view.max_tokens, pin_tok, pin_mask)
+            end_ok = grp.end_ok[grp.sel]  # [G, S]
+            start = self.state[grp.live]  # [G]
+            la = forward(da, lm, start)  # [G, L+1, S]
+            lb = backward(da, lm, end_ok)  # [G, L+1, S]
+            post, log_z = class_posteriors(da, lm, la, lb)  # [G, L, C], [G]
+            self._bad[grp.live] |= ~torch.isfinite(log_z)
+            shift = torch.cat([post - lm, post.new_full((*post.shape[:2], 1), _NEG)], dim=-1)  # [G, L, C+1]
+            shift = torch.nan_to_num(shift, nan=_NEG)
+            vals = x + shift.gather(-1, da.token_class.expand(x.shape))  # [G, L, V]
+            if self._has_pins:  # a pinned position allows exactly its token
+                one = torch.arange(V, device=x.device) == pin_tok[..., None]  # [G, L, V]
+                vals = torch.where(pin_mask[..., None], torch.where(one, 0.0, _NEG), vals)
+            self._post[id(grp)] = dict(lm=lm, la=la, score=score, post=post, end_ok=end_ok, start=start,
+                                       pin_tok=pin_tok, pin_mask=pin_mask)
+            if whole:
+                return vals
+            if out is None:
+                out = logits.clone()
+            out.index_copy_(0, grp.live, vals)
+        return logits if out is None else out
 
     def propose(self, view, logits, probs, generator):
-        B, n = view.canvas.shape
+        self._setup(logits.device)
+        keys = self._keys(generator)
         sampled, best = view.canvas.clone(), view.canvas.clone()  # [B, L]
-        for b in range(B):
-            row = self._pass[b]
-            if row is None:
+        for grp in self.groups:
+            p = self._post.get(id(grp))
+            if p is None:
                 continue
-            auto, ei = self.autos[b], self.edges[b]
-            u = torch.rand(2 * n + 1, generator=generator, dtype=torch.float64).numpy()
-            cls_s, _ = sample_classes(ei, row.lm, row.la, row.end_ok, u[: n + 1])
-            cls_b, total = best_classes(ei, row.score, self.state[b], row.end_ok)
-            if not np.isfinite(total):
-                raise StructDiffError(f"row {b}: no best valid canvas (internal invariant broken; please report)")
-            cs = auto.class_start
-            tok_s = np.empty(n, dtype=np.int64)
-            tok_b = np.empty(n, dtype=np.int64)
-            for i in range(n):
-                a, e = cs[cls_s[i]], cs[cls_s[i] + 1]
-                seg = row.x[i, a:e]
-                w = np.exp(seg - seg.max(), dtype=np.float64)
-                cdf = np.cumsum(w)
-                tok_s[i] = auto.members[a + min(int(np.searchsorted(cdf, u[n + 1 + i] * cdf[-1], "right")), e - a - 1)]
-                a2, e2 = cs[cls_b[i]], cs[cls_b[i] + 1]
-                tok_b[i] = auto.members[a2 + int(np.argmax(row.x[i, a2:e2]))]
-            if row.pins is not None:
-                tok_s = np.where(row.pins[1], row.pins[0], tok_s)
-                tok_b = np.where(row.pins[1], row.pins[0], tok_b)
-            sampled[b] = torch.from_numpy(tok_s)
-            best[b] = torch.from_numpy(tok_b)
+            da, rows = grp.da, grp.live
+            G, n = rows.numel(), logits.shape[1]
+            whole = G == logits.shape[0]
+            x = logits if whole else logits.index_select(0, rows)  # [G, L, V] constrained logits
+            cls_s = backtrack(da, p["la"], p["lm"], p["end_ok"], self._u(keys[rows], n + 1))  # [G, L]
+            vit = forward(da, p["score"], p["start"], op="max")  # [G, L+1, S]
+            cls_b = backtrack(da, vit, p["score"], p["end_ok"], None)  # [G, L]
+            # best constrained logit inside each sampled class: its best token logit, shifted like the class
+            top = (p["score"] + p["post"] - p["lm"]).gather(-1, cls_s[..., None]).squeeze(-1)  # [G, L]
+            tok_s = tokens_in_class(x, da, cls_s, self._u(keys[rows], n), top)  # [G, L]
+            tok_b = tokens_in_class(x, da, cls_b, None)  # [G, L]
+            sampled.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_s))
+            best.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_b))
         return sampled, best
 
     def renoise(self, view, accepted_canvas, renoise_mask, generator):
-        B, n = accepted_canvas.shape
+        keys = self._keys(generator)
         noise = accepted_canvas.clone()  # [B, L]
-        for b in range(B):
-            row = self._pass[b]
-            if row is None:
+        for grp in self.groups:
+            p = self._post.get(id(grp))
+            if p is None:
                 continue
-            auto = self.autos[b]
-            sizes = np.diff(auto.class_start).astype(np.float64)
-            w = np.where(np.isfinite(row.post), sizes[None, :], 0.0)  # [L, C] allowed classes by size
-            cdf = np.cumsum(w, axis=1)
-            u = torch.rand(2, n, generator=generator, dtype=torch.float64).numpy()
-            c = np.minimum((cdf < (u[0] * cdf[:, -1])[:, None]).sum(axis=1), w.shape[1] - 1)  # [L]
-            k = np.minimum((u[1] * sizes[c]).astype(np.int64), sizes[c].astype(np.int64) - 1)
-            noise[b] = torch.from_numpy(auto.members[auto.class_start[c] + k])
+            rows, n = grp.live, accepted_canvas.shape[1]
+            tok = allowed_noise(grp.da, torch.isfinite(p["post"]), self._u(keys[rows], n),
+                                self._u(keys[rows], n))  # [G, L]
+            noise.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok))
         return noise
 
     def observe(self, record) -> None:
-        """Report, per row, how many tokens the constraint allowed at each position this pass."""
-        allowed = []
-        for b, row in enumerate(self._pass):
-            if row is None:
-                allowed.append([])
-                continue
-            sizes = np.diff(self.autos[b].class_start)  # [C]
-            allowed.append(np.where(np.isfinite(row.post), sizes[None, :], 0).sum(axis=1).tolist())  # [L]
+        """Report, per row, how many tokens the constraint allowed at each position this pass (``[B, L]``)."""
+        B, n = record.canvas.shape
+        allowed = torch.zeros((B, n), dtype=torch.long, device=record.canvas.device)
+        for grp in self.groups:
+            p = self._post.get(id(grp))
+            if p is not None:
+                sizes = grp.da.sizes.to(p["post"].device)
+                allowed[grp.live] = (torch.isfinite(p["post"]) * sizes).sum(-1).long()
         record.extra["allowed"] = allowed
 
     def finish_block(self, view, best):
-        out = best.clone()
-        for b in range(best.shape[0]):
-            if not bool(view.active[b]):
+        active = view.active.tolist()
+        for grp in self.groups:
+            sel = [k for k, b in enumerate(grp.rows) if active[b]]
+            if not sel:
                 continue
-            auto = self.autos[b]
-            end, _ = self._end_ok(b, view, best.shape[1])
-            s = auto.run(best[b].tolist(), self.state[b])
-            if s < 0 or not end[s]:
-                raise StructDiffError(f"row {b}: block {view.block} left the constraint's language "
-                                      f"(internal invariant broken; please report)")
-            self.state[b] = s
-        return out
+            k = torch.tensor(sel, dtype=torch.long, device=self.device)
+            rows = grp.idx[k]
+            s = walk(grp.da, best.index_select(0, rows), self.state[rows])  # [G]
+            ok = (s >= 0) & grp.end_ok[k].gather(1, s.clamp(min=0)[:, None]).squeeze(1) & ~self._bad[rows]
+            if not bool(ok.all()):
+                b = int(rows[~ok][0])
+                raise StructDiffError(f"row {b}: block {view.block} has no valid canvas from automaton state "
+                                      f"{int(self.state[b])} (internal invariant broken; please report)")
+            self.state[rows] = s
+        return best

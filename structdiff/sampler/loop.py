@@ -150,6 +150,7 @@ def denoise(model, prompt_ids: torch.Tensor, *, config: SamplerConfig = SamplerC
         canvas = hook.initial_canvas(view, g)
         if canvas is None:
             canvas = torch.randint(0, V, (B, L), generator=g).to(dev)  # [B, L]
+        canvas = canvas.to(dev)
         best, self_cond = canvas, None
         done = torch.zeros(B, dtype=torch.bool, device=dev)  # finished denoising this block
         history = torch.full((config.stability_threshold, B, L), -1, dtype=torch.long, device=dev)
@@ -173,7 +174,8 @@ def denoise(model, prompt_ids: torch.Tensor, *, config: SamplerConfig = SamplerC
             kept = torch.where(accepted, sampled, canvas)
             noise = hook.renoise(view, kept, ~accepted, g)
             if noise is None:
-                noise = torch.randint(0, V, (B, L), generator=g).to(dev)
+                noise = torch.randint(0, V, (B, L), generator=g)
+            noise = noise.to(dev)
             new_canvas = torch.where(accepted, kept, noise)
             # rows that already stopped keep their state; the others may stop now
             frozen = done[:, None]
