@@ -163,10 +163,10 @@ def _pick(w: torch.Tensor, u: torch.Tensor | None, log: bool) -> torch.Tensor:
     best = w.argmax(-1)  # [...]
     if u is None:
         return best
-    p = (w - w.amax(-1, keepdim=True)).exp() if log else w  # [..., K]
-    p = torch.nan_to_num(p, nan=0.0)
+    p = torch.nan_to_num((w - w.amax(-1, keepdim=True)).exp(), nan=0.0) if log else w  # [..., K]
     cdf = p.cumsum(-1)  # [..., K]
-    k = (cdf <= (u * cdf[..., -1])[..., None]).sum(-1).clamp_(max=w.shape[-1] - 1)  # [...]
+    target = (u * cdf[..., -1].double()).to(cdf.dtype)  # [...]
+    k = torch.searchsorted(cdf, target[..., None], right=True).squeeze(-1).clamp_(max=w.shape[-1] - 1)
     ok = p.gather(-1, k[..., None]).squeeze(-1) > 0
     return torch.where(ok, k, best)
 
@@ -219,7 +219,7 @@ def tokens_in_class(x: torch.Tensor, da: DeviceAutomaton, classes: torch.Tensor,
     cdf = bsum.cumsum(-1)
     mass = bsum.gather(-1, j[..., None]).squeeze(-1)  # [G, L]
     before = cdf.gather(-1, j[..., None]).squeeze(-1) - mass
-    r = ((u * cdf[..., -1] - before) / mass).clamp_(0.0, 1.0 - 2 ** -53)
+    r = ((u * cdf[..., -1] - before) / mass).clamp_(0.0, 1.0 - 2 ** -53)  # uniform inside the block
     inner = blocks.gather(2, j[..., None, None].expand(G, L, 1, K)).squeeze(2)  # [G, L, K]
     return j * K + _pick(inner, r, False)
 

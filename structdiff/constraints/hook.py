@@ -22,7 +22,7 @@ the pass only, never on the other rows of the batch.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -112,9 +112,9 @@ class RegexHook(CanvasHook):
             self.keys = row_keys(seeds, self.device)
         return self.keys
 
-    def _u(self, keys: torch.Tensor, n: int) -> torch.Tensor:
-        self._draw += 1
-        return uniforms(keys, self._draw, n)
+    def _u(self, keys: torch.Tensor, stream: int, n: int) -> torch.Tensor:
+        """Uniforms ``[G, n]`` of draw ``stream`` in the current hook call (the same for a row in any batch)."""
+        return uniforms(keys, self._draw * 8 + stream, n)
 
     def _pins(self, rows: torch.Tensor, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(tokens ``[G, n]``, mask ``[G, n]``) of output positions ``start .. start+n`` (past the pins: free)."""
@@ -129,7 +129,7 @@ class RegexHook(CanvasHook):
 
     def _restrict(self, da, lm: torch.Tensor, start: int, budget: int, pin_tok, pin_mask) -> torch.Tensor:
         """Class scores ``[G, n, C]`` with the budget (EOS/pad only past it) and pins (one class) applied."""
-        G, n, C = lm.shape
+        _, n, C = lm.shape
         pos = torch.arange(start, start + n, device=lm.device)  # [n]
         special = torch.zeros(C, dtype=torch.bool, device=lm.device)
         special[[da.eos_class, da.pad_class]] = True
@@ -167,7 +167,8 @@ class RegexHook(CanvasHook):
         self._setup(view.offset.device)
         n = self._canvas_length(view)
         V = self.rows[0].tokenizer.vocab_size
-        canvas = (self._u(self._keys(generator), n) * V).long().clamp_(max=V - 1)  # [B, L] uniform tokens
+        self._draw += 1
+        canvas = (self._u(self._keys(generator), 0, n) * V).long().clamp_(max=V - 1)  # [B, L] uniform tokens
         pin_tok, pin_mask = self._pins(torch.arange(len(self.rows), device=self.device), view.block * n, n)
         return torch.where(pin_mask, pin_tok, canvas)
 
@@ -219,6 +220,7 @@ class RegexHook(CanvasHook):
     def propose(self, view, logits, probs, generator):
         self._setup(logits.device)
         keys = self._keys(generator)
+        self._draw += 1
         sampled, best = view.canvas.clone(), view.canvas.clone()  # [B, L]
         for grp in self.groups:
             p = self._post.get(id(grp))
@@ -228,12 +230,12 @@ class RegexHook(CanvasHook):
             G, n = rows.numel(), logits.shape[1]
             whole = G == logits.shape[0]
             x = logits if whole else logits.index_select(0, rows)  # [G, L, V] constrained logits
-            cls_s = backtrack(da, p["la"], p["lm"], p["end_ok"], self._u(keys[rows], n + 1))  # [G, L]
+            cls_s = backtrack(da, p["la"], p["lm"], p["end_ok"], self._u(keys[rows], 0, n + 1))  # [G, L]
             vit = forward(da, p["score"], p["start"], op="max")  # [G, L+1, S]
             cls_b = backtrack(da, vit, p["score"], p["end_ok"], None)  # [G, L]
             # best constrained logit inside each sampled class: its best token logit, shifted like the class
             top = (p["score"] + p["post"] - p["lm"]).gather(-1, cls_s[..., None]).squeeze(-1)  # [G, L]
-            tok_s = tokens_in_class(x, da, cls_s, self._u(keys[rows], n), top)  # [G, L]
+            tok_s = tokens_in_class(x, da, cls_s, self._u(keys[rows], 1, n), top)  # [G, L]
             tok_b = tokens_in_class(x, da, cls_b, None)  # [G, L]
             sampled.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_s))
             best.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_b))
@@ -241,14 +243,15 @@ class RegexHook(CanvasHook):
 
     def renoise(self, view, accepted_canvas, renoise_mask, generator):
         keys = self._keys(generator)
+        self._draw += 1
         noise = accepted_canvas.clone()  # [B, L]
         for grp in self.groups:
             p = self._post.get(id(grp))
             if p is None:
                 continue
             rows, n = grp.live, accepted_canvas.shape[1]
-            tok = allowed_noise(grp.da, torch.isfinite(p["post"]), self._u(keys[rows], n),
-                                self._u(keys[rows], n))  # [G, L]
+            tok = allowed_noise(grp.da, torch.isfinite(p["post"]), self._u(keys[rows], 0, n),
+                                self._u(keys[rows], 1, n))  # [G, L]
             noise.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok))
         return noise
 

@@ -1,0 +1,154 @@
+"""Tier 0: the batched torch canvas DP (automata.canvas_dp via RegexHook) on toy vocabularies, on every device.
+
+Exactness against exhaustive enumeration for a batch that mixes automata, batch independence of a
+row, pins that reach across canvases, and the counter-based random draws.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import numpy as np
+import pytest
+import torch
+from test_automata import TOY_PIECES, ToyTokenizer
+
+from structdiff.automata.canvas_dp import accepts
+from structdiff.constraints import Constraint
+from structdiff.constraints.hook import RegexHook
+from structdiff.sampler.hooks import PassView
+from structdiff.sampler.rng import row_keys, uniforms
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STRUCTDIFF_CACHE_DIR", str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return ToyTokenizer(TOY_PIECES)
+
+
+def _view(B, n, device, block=0, max_tokens=None):
+    return PassView(block, 0, 1, 1, torch.zeros(B, n, dtype=torch.long, device=device),
+                    torch.ones(B, dtype=torch.bool, device=device), torch.full((B,), block * n, device=device),
+                    max_tokens or n, [[] for _ in range(B)])
+
+
+def _valid(tok, pat, canvas) -> bool:
+    """Reference semantics: text tokens, then optionally EOS and only EOS/pad; the text fully matches."""
+    ids = list(canvas)
+    cut = ids.index(1) if 1 in ids else len(ids)
+    if any(t in (0, 2) for t in ids[:cut]) or any(t not in (0, 1) for t in ids[cut:]):
+        return False
+    try:
+        text = tok.decode_bytes(ids[:cut]).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return re.fullmatch(pat, text) is not None
+
+
+def _exact(tok, pat, logits_row):
+    """Constrained marginals ``[n, V]`` and the most likely valid canvas, by enumeration."""
+    n, V = logits_row.shape
+    lp = torch.log_softmax(logits_row.double().cpu(), -1).numpy()
+    marg, best, best_w, total = np.zeros((n, V)), None, -np.inf, 0.0
+    for c in itertools.product(range(V), repeat=n):
+        if _valid(tok, pat, c):
+            w = float(lp[np.arange(n), list(c)].sum())
+            marg[np.arange(n), list(c)] += np.exp(w)
+            total += np.exp(w)
+            if w > best_w:
+                best, best_w = c, w
+    return marg / total, best
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_mixed_batch_equals_enumeration(tok, device):
+    pats = [r"(ab|ba)+c?", r"a*é?b", r"(ab|ba)+c?"]  # rows 0 and 2 share one automaton (one group)
+    n = 4
+    comps = [Constraint.from_regex(p).compile(tok, canvas_length=n, max_tokens=n) for p in pats]
+    hook = RegexHook(comps, seeds=[1, 2, 3])
+    logits = (torch.randn(3, n, tok.vocab_size, generator=torch.Generator().manual_seed(5)) * 1.5).to(device)
+    view = _view(3, n, device)
+    hook.begin_block(view)
+    out = hook.process_logits(view, logits.clone())
+    assert out.device.type == torch.device(device).type
+    s, best = hook.propose(view, out, None, None)
+    for b, pat in enumerate(pats):
+        exact, argmax = _exact(tok, pat, logits[b])
+        marg = torch.softmax(out[b].double(), -1).cpu().numpy()
+        assert np.abs(marg - exact).max() < 1e-5
+        assert tuple(best[b].tolist()) == argmax
+        assert _valid(tok, pat, s[b].tolist())
+    noise = hook.renoise(view, s, torch.ones(3, n, dtype=torch.bool, device=device), None)
+    for b, pat in enumerate(pats):
+        exact, _ = _exact(tok, pat, logits[b])
+        assert all(exact[i, t] > 0 for i, t in enumerate(noise[b].tolist()))
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_row_does_not_depend_on_the_batch(tok, device):
+    n = 5
+    mine = Constraint.from_regex(r"(ab|ba)+c?").compile(tok, canvas_length=n, max_tokens=n)
+    other = Constraint.from_regex(r"[abc]{0,3}").compile(tok, canvas_length=n, max_tokens=n)
+    logits = (torch.randn(3, n, tok.vocab_size, generator=torch.Generator().manual_seed(9)) * 2).to(device)
+
+    def run(comps, seeds, rows):
+        hook = RegexHook(comps, seeds=seeds)
+        view = _view(len(comps), n, device)
+        hook.begin_block(view)
+        canvas = hook.initial_canvas(view, None)
+        out = hook.process_logits(view, logits[rows].clone())
+        draws = []
+        for _ in range(5):
+            s, b = hook.propose(view, out, None, None)
+            noise = hook.renoise(view, s, torch.ones_like(s, dtype=torch.bool), None)
+            draws.append((s[0].tolist(), b[0].tolist(), noise[0].tolist()))
+        return canvas[0].tolist(), out[0], draws
+
+    alone = run([mine], [42], [0])
+    batched = run([mine, other, mine], [42, 7, 8], [0, 1, 2])
+    assert alone[0] == batched[0] and alone[2] == batched[2]
+    assert torch.equal(alone[1], batched[1])
+
+
+def test_counter_draws_are_uniform_and_keyed():
+    keys = row_keys([0, 1], "cpu")
+    u = uniforms(keys, 3, 20000)
+    assert u.min() >= 0 and u.max() < 1 and abs(float(u.mean()) - 0.5) < 0.01
+    assert torch.equal(uniforms(keys[1:], 3, 10), u[1:, :10])  # a row's draws ignore the other rows
+    assert not torch.equal(uniforms(keys, 4, 10), u[:, :10])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_block_end_respects_pins_of_later_blocks(tok, device):
+    """The first canvas may end after 'b' by the budget alone; a pinned 'a' in the second forbids it."""
+    n, N = 3, 6
+    comp = Constraint.from_regex(r"a*b*").compile(tok, canvas_length=n, max_tokens=N)
+    a, b = tok.token_bytes.index(b"a"), tok.token_bytes.index(b"b")
+    pins = np.zeros(N, dtype=np.int64), np.zeros(N, dtype=bool)
+    pins[0][3], pins[1][3] = a, True
+    hook = RegexHook([comp], pins=[pins], seeds=[0])
+    logits = torch.full((1, n, tok.vocab_size), -5.0, device=device)
+    logits[..., b] = 5.0  # the model wants 'b' everywhere
+    out_tokens = []
+    for block in range(2):
+        view = _view(1, n, device, block=block, max_tokens=N)
+        hook.begin_block(view)
+        out = hook.process_logits(view, logits.clone())
+        s, best = hook.propose(view, out, None, None)
+        out_tokens += hook.finish_block(view, best)[0].tolist()
+    assert out_tokens[3] == a and b not in out_tokens[:3]
+    assert accepts(comp.automaton, out_tokens)
+
+
+def test_final_guard_is_the_automaton(tok):
+    comp = Constraint.from_regex(r"(ab)+").compile(tok, canvas_length=4, max_tokens=4)
+    ab, a, b = (tok.token_bytes.index(x) for x in (b"ab", b"a", b"b"))
+    assert comp.matches_tokens([ab, a, b, 1]) and comp.matches_tokens([a, b, 1, 0])
+    assert not comp.matches_tokens([a, 1, 0, 0]) and not comp.matches_tokens([ab, 0, 1, 0])
