@@ -232,6 +232,15 @@ class CSPHook(CanvasHook):
         self._pos_var = {p: v for v, p in enumerate(layout.var_pos)}
         self._sampled: torch.Tensor | None = None
         self._entropy: torch.Tensor | None = None
+        n_out = layout.length + 1
+        self._var_at = torch.full((n_out,), -1, dtype=torch.long)  # [N] output position -> var
+        self._var_at[list(layout.var_pos)] = torch.arange(len(layout.var_pos))
+        self._fixed_at = torch.full((n_out,), pad_id, dtype=torch.long)  # [N] output position -> fixed token
+        for p, t in self._fixed.items():
+            self._fixed_at[p] = t
+        self._values = torch.tensor(layout.value_tokens, dtype=torch.long)  # [D]
+        self._version = 0  # bumped whenever the search state changes
+        self._cache = None
 
     @property
     def max_tokens(self) -> int:
@@ -248,31 +257,43 @@ class CSPHook(CanvasHook):
         off, L = int(view.offset[0]), self._L
         return [(p - off, v) for p, v in self._pos_var.items() if off <= p < off + L]
 
-    def _target(self, row: _Row, pos: int) -> tuple[int, int | None]:
-        """(fixed token or -1, var or None) at a global output position."""
-        v = self._pos_var.get(pos)
-        if v is None:
-            return self._fixed.get(pos, self._pad), None
-        d = row.doms[v]
-        if v in row.final:
-            return self.layout.value_tokens[row.final[v][0]], v
-        if not d & (d - 1):
-            return self.layout.value_tokens[bits(d)[0]], v
-        return -1, v
+    def _state(self, view: PassView, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """This block's canvas as tensors on ``device``: (token ``[B, L]``, -1 at open variables;
+        domain ``[B, L, D]`` bool over the values at open variables).
 
-    def _noise(self, view: PassView, generator: torch.Generator) -> torch.Tensor:
-        """Canvas ``[B, L]``: decided tokens where known, random in-domain tokens at open variables."""
-        B, L = len(self.rows), self._L
-        off = int(view.offset[0])
-        out = torch.empty((B, L), dtype=torch.long)
-        for b, row in enumerate(self.rows):
-            for i in range(L):
-                tok, v = self._target(row, off + i)
-                if tok < 0:
-                    ks = bits(row.doms[v])
-                    tok = self.layout.value_tokens[ks[int(torch.randint(len(ks), (1,), generator=generator))]]
-                out[b, i] = tok
+        The search state lives in Python (propagation is host work); it crosses to the device once
+        per change, as ``[B, n]`` domain bitmasks, and everything per position is tensor code.
+        """
+        off, L, D = int(view.offset[0]), self._L, len(self.layout.value_tokens)
+        key = (off, self._version, str(device))
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        doms = torch.tensor([[1 << r.final[v][0] if v in r.final else r.doms[v] for v in range(r.csp.n)]
+                             for r in self.rows], dtype=torch.long)  # [B, n] bitmasks (host -> device once)
+        pos = torch.arange(off, off + L)  # [L]
+        var = self._var_at[pos.clamp(max=self._var_at.numel() - 1)]  # [L] var or -1
+        var = torch.where(pos < self._var_at.numel(), var, -1)
+        fixed = torch.where(pos < self._fixed_at.numel(), self._fixed_at[pos.clamp(max=self._fixed_at.numel() - 1)],
+                            self._pad)  # [L] fixed token (pad past the layout)
+        d = doms[:, var.clamp(min=0)].to(device)  # [B, L]
+        dom = ((d[..., None] >> torch.arange(D, device=device)) & 1).bool()  # [B, L, D]
+        single = (d & (d - 1)) == 0  # [B, L]
+        value = dom.long().argmax(-1)  # [B, L] the value of a singleton domain
+        vt = self._values.to(device)
+        at_var = (var >= 0).to(device)[None, :]  # [1, L]
+        tok = torch.where(at_var, torch.where(single, vt[value], -1), fixed.to(device)[None, :])  # [B, L]
+        out = (tok, dom & (tok < 0)[..., None])
+        self._cache = (key, out)
         return out
+
+    def _noise(self, view: PassView, generator: torch.Generator, device) -> torch.Tensor:
+        """Canvas ``[B, L]``: decided tokens where known, random in-domain tokens at open variables."""
+        tok, dom = self._state(view, device)
+        u = torch.rand(tok.shape, generator=generator, dtype=torch.float64).to(device)  # [B, L]
+        count = dom.sum(-1)  # [B, L] values left
+        k = torch.minimum((u * count).long(), (count - 1).clamp(min=0))  # [B, L] which of them
+        pick = (dom.long().cumsum(-1) <= k[..., None]).sum(-1).clamp(max=dom.shape[-1] - 1)  # [B, L]
+        return torch.where(tok >= 0, tok, self._values.to(device)[pick])
 
     # -- hook points ---------------------------------------------------------------------------
     def begin_block(self, view: PassView) -> None:
@@ -280,57 +301,50 @@ class CSPHook(CanvasHook):
             self._t0 = time.perf_counter()  # the time limit counts from the first canvas
         for row in self.rows:
             row.recompute()
+        self._version += 1
 
     def initial_canvas(self, view: PassView, generator: torch.Generator) -> torch.Tensor:
-        return self._noise(view, generator).to(view.offset.device)
+        return self._noise(view, generator, view.offset.device)
 
     def process_logits(self, view: PassView, logits: torch.Tensor) -> torch.Tensor:
-        L = logits.shape[1]  # logits [B, L, V]
-        off = int(view.offset[0])
+        tok, dom = self._state(view, logits.device)  # [B, L], [B, L, D]
+        vt = self._values.to(logits.device)
         out = torch.full_like(logits, float("-inf"))  # [B, L, V]
-        b_idx, p_idx, t_idx, one_b, one_p, one_t = [], [], [], [], [], []
-        for b, row in enumerate(self.rows):
-            for i in range(L):
-                tok, v = self._target(row, off + i)
-                if tok >= 0:
-                    one_b.append(b), one_p.append(i), one_t.append(tok)
-                else:
-                    for k in bits(row.doms[v]):
-                        b_idx.append(b), p_idx.append(i), t_idx.append(self.layout.value_tokens[k])
-        if b_idx:
-            idx = (torch.tensor(b_idx), torch.tensor(p_idx), torch.tensor(t_idx))
-            out[idx] = logits[idx]
-        out[(torch.tensor(one_b), torch.tensor(one_p), torch.tensor(one_t))] = 0.0
-        return out
+        out[..., vt] = torch.where(dom, logits[..., vt], float("-inf"))  # open variables: their domain
+        fixed = tok >= 0
+        return out.scatter_(-1, tok.clamp(min=0)[..., None],
+                            torch.where(fixed, 0.0, out.gather(-1, tok.clamp(min=0)[..., None]).squeeze(-1))[..., None])
 
     def propose(self, view, logits, probs, generator):
         # all the mass of a variable's position lies on value tokens: sample among those D, not all V
         best = torch.argmax(logits, dim=-1)  # [B, L]; exact at one-hot (fixed/decided) positions
-        values = torch.tensor(self.layout.value_tokens, device=probs.device)  # [D]
-        pv = probs[..., values]  # [B, L, D]
-        at_var = pv.sum(-1) > 0.5  # [B, L]
-        sampled = best.clone()
-        if bool(at_var.any()):
-            pick = torch.multinomial(pv[at_var].cpu(), 1, generator=generator).squeeze(-1)  # [n]
-            sampled[at_var] = values[pick.to(values.device)]
+        tok, dom = self._state(view, logits.device)
+        vt = self._values.to(logits.device)
+        pv = probs[..., vt] * dom  # [B, L, D]
+        u = torch.rand(best.shape, generator=generator, dtype=torch.float64).to(logits.device)  # [B, L]
+        cdf = pv.cumsum(-1)  # [B, L, D]
+        k = (cdf <= (u * cdf[..., -1])[..., None]).sum(-1).clamp(max=len(self.layout.value_tokens) - 1)
+        sampled = torch.where(tok < 0, vt[k], best)
         self._sampled = sampled
         return sampled, best  # [B, L], [B, L]
 
     def accept(self, view: PassView, entropy: torch.Tensor, default: torch.Tensor) -> torch.Tensor:
+        # placing values is host work (propagation); what it needs crosses once per pass
         self._entropy = entropy.detach().cpu()  # [B, L]
         off = int(view.offset[0])
         sampled = self._sampled.cpu()
-        mask = torch.zeros_like(default, device="cpu")  # [B, L] bool
+        default_h = default.cpu()
+        active = view.active.tolist()
         out_of_time = time.perf_counter() - self._t0 > self.time_limit
         block_vars = self._block_vars(view)
         for b, row in enumerate(self.rows):
-            if not bool(view.active[b]):
+            if not active[b]:
                 continue
             if out_of_time:
                 log.info("CSP hook: time limit of %.1f s reached; the solver finishes the canvas", self.time_limit)
                 self._finish_row(row, block_vars, None)
             else:
-                open_here = [(i, v) for i, v in block_vars if bool(default[b, i]) and row.doms[v] & (row.doms[v] - 1)]
+                open_here = [(i, v) for i, v in block_vars if bool(default_h[b, i]) and row.doms[v] & (row.doms[v] - 1)]
                 open_here.sort(key=lambda iv: float(self._entropy[b, iv[0]]))
                 for i, v in open_here:
                     k = self._token_value.get(int(sampled[b, i]))
@@ -338,14 +352,18 @@ class CSPHook(CanvasHook):
                         continue  # stale proposal: an earlier acceptance this pass removed it
                     if not row.place(v, k):
                         break  # a conflict re-noised cells: decide the rest after the next forward
-            for i in range(mask.shape[1]):  # keep fixed tokens and model values; re-noise the rest
-                pos = off + i
-                v = self._pos_var.get(pos)
-                mask[b, i] = v is None or v in row.model or v in row.final
-        return mask.to(default.device)
+        self._version += 1
+        return self._kept(off, default.shape[1]).to(default.device)
+
+    def _kept(self, off: int, L: int) -> torch.Tensor:
+        """``[B, L]`` bool: fixed tokens and placed values (model or final) stay; the rest is re-noised."""
+        placed = torch.tensor([[v in r.model or v in r.final for v in range(r.csp.n)] for r in self.rows])  # [B, n]
+        pos = torch.arange(off, off + L)
+        var = torch.where(pos < self._var_at.numel(), self._var_at[pos.clamp(max=self._var_at.numel() - 1)], -1)
+        return (var < 0)[None, :] | placed[:, var.clamp(min=0)]
 
     def renoise(self, view, accepted_canvas, renoise_mask, generator):
-        return self._noise(view, generator).to(accepted_canvas.device)
+        return self._noise(view, generator, accepted_canvas.device)
 
     def _finish_row(self, row: _Row, block_vars: list[tuple[int, int]], best: torch.Tensor | None,
                     b: int = 0) -> None:
@@ -365,15 +383,12 @@ class CSPHook(CanvasHook):
         for b, row in enumerate(self.rows):
             if any(v not in row.final for _, v in block_vars):
                 self._finish_row(row, block_vars, best_cpu, b)
-        off, L = int(view.offset[0]), best.shape[1]
-        out = torch.empty_like(best_cpu)
-        for b, row in enumerate(self.rows):
-            for i in range(L):
-                tok, _ = self._target(row, off + i)
-                out[b, i] = tok
+        self._version += 1
+        out, _ = self._state(view, best.device)  # every variable of the block is final now
+        for row in self.rows:
             if len(row.final) == row.csp.n:
                 self._close(row)
-        return out.to(best.device)
+        return out
 
     def _close(self, row: _Row) -> None:
         st = row.stats
