@@ -51,9 +51,9 @@ class _Never:
 
 
 def test_repair_rounds_and_exhaustion(tiny_model):
-    c = Constraint.from_regex(r"[0-2]{6}", validators=[_NoRepeatedDigit()])
-    res = Generator(tiny_model, c, max_tokens=16, max_passes=4, max_repair_rounds=8)("digits", seed=2)
-    assert re.fullmatch(r"[0-2]{6}", res.text) and not _NoRepeatedDigit().check(res.text)
+    c = Constraint.from_regex(r"[0-9]{6}", validators=[_NoRepeatedDigit()])
+    res = Generator(tiny_model, c, max_tokens=16, max_passes=4, max_repair_rounds=8)("digits", seed=0)
+    assert re.fullmatch(r"[0-9]{6}", res.text) and not _NoRepeatedDigit().check(res.text)
     with pytest.raises(GenerationError) as e:
         Generator(tiny_model, Constraint.from_regex("[a-c]{3}", validators=[_Never()]), max_tokens=8,
                   max_passes=2, max_repair_rounds=1)("x", seed=0)

@@ -5,8 +5,10 @@ classes, ``S`` states (incl. END), ``E`` edges ``src --cls--> dst``.
 
 * ``class_masses``: tempered logits ``[G, L, V]`` -> class log-masses and best logit per class
   ``[G, L, C]`` by a scatter over the token -> class index (no host copy, no gather of the logits);
+* ``transitions``: class scores -> log weights of state pairs ``[G, L, P]`` (edges between the same
+  two states collapse once, batched over positions, before any sequential loop);
 * ``forward`` / ``backward``: ``[G, L+1, S]`` log tables, sum (or max, for the best path) over
-  incoming edges with a per-state max shift, so every valid path stays representable in float32;
+  incoming pairs with a per-state max shift, so every valid path stays representable in float32;
 * ``class_posteriors``: constrained log marginal of every class ``[G, L, C]`` and ``log Z [G]``;
 * ``backtrack``: one class path per row, drawn from the constrained joint (forward filter,
   backward sample) or the best one (Viterbi), from the same tables;
@@ -28,10 +30,11 @@ import torch
 
 from .automaton import TokenAutomaton
 
-__all__ = ["DeviceAutomaton", "device_automaton", "class_masses", "forward", "backward", "class_posteriors",
+__all__ = ["DeviceAutomaton", "device_automaton", "class_masses", "transitions", "forward", "backward", "class_posteriors",
            "backtrack", "tokens_in_class", "allowed_noise", "walk", "accepts"]
 
 _NEG = float("-inf")
+_FLOOR = -80.0  # exp() below this would be a float32 subnormal (slow, and negligible beside the max term 1)
 _CHUNK_ELEMS = 1 << 22  # [G, chunk, E] float32 temporaries of class_posteriors stay under 16 MB
 _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 64
@@ -57,6 +60,11 @@ class DeviceAutomaton:
     trans_dst: torch.Tensor  # [E] long ``dst`` in ``trans_key`` order
     accept: torch.Tensor  # [S] bool
     dist: torch.Tensor  # [S] long fewest tokens to an accepting state
+    dst_start: torch.Tensor  # [S+1] long CSR of incoming edges (edges are sorted by dst)
+    max_in: int  # largest in-degree
+    edge_pair: torch.Tensor  # [E] long the (src, dst) pair of every edge
+    pair_src: torch.Tensor  # [P] long
+    pair_dst: torch.Tensor  # [P] long
 
 
 def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> DeviceAutomaton:
@@ -71,6 +79,8 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
     tc = np.where(auto.token_class < 0, C, auto.token_class)
     key = auto.e_src * (C + 1) + auto.e_cls
     order = np.argsort(key, kind="stable")
+    starts = np.searchsorted(auto.e_dst, np.arange(auto.n_states + 1))
+    pairs, edge_pair = np.unique(auto.e_dst * auto.n_states + auto.e_src, return_inverse=True)
 
     def t(a, dtype=torch.long):
         return torch.from_numpy(np.array(a)).to(device=dev, dtype=dtype)
@@ -78,7 +88,8 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
     da = DeviceAutomaton(auto.key, auto.n_states, C, auto.eos_class, auto.pad_class, t(tc), t(auto.members),
                          t(auto.class_start), t(np.diff(auto.class_start), torch.float32), t(auto.e_src),
                          t(auto.e_cls), t(auto.e_dst), t(key[order]), t(auto.e_dst[order]),
-                         t(auto.accept, torch.bool), t(auto.dist))
+                         t(auto.accept, torch.bool), t(auto.dist), t(starts), int(np.diff(starts).max(initial=1)), t(edge_pair.ravel()),
+                         t(pairs % auto.n_states), t(pairs // auto.n_states))
     _MEMO[mkey] = da
     if len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
@@ -92,48 +103,66 @@ def _segment_lse(vals: torch.Tensor, index: torch.Tensor, size: int, op: str = "
     if op == "max":
         return mx
     safe = torch.where(torch.isfinite(mx), mx, 0.0)  # [N, size]
-    tot = vals.new_zeros(vals.shape[0], size).scatter_add_(1, idx, (vals - safe.gather(1, idx)).exp_())
+    rel = vals - safe.index_select(1, index)  # [N, K] <= 0
+    rel = rel.masked_fill_(rel < _FLOOR, _NEG)  # terms under e^-80 of their segment's max: dropped, never subnormal
+    tot = vals.new_zeros(vals.shape[0], size).scatter_add_(1, idx, rel.exp_())
     return safe + tot.log()
 
 
 def class_masses(x: torch.Tensor, da: DeviceAutomaton) -> tuple[torch.Tensor, torch.Tensor]:
     """Tempered logits ``[G, L, V]`` -> (class log-mass ``[G, L, C]``, best token logit per class ``[G, L, C]``).
 
-    Sums use one max shift per position; a class whose whole mass underflows float32 there (more
-    than ~87 nats under the position's best token) gets its best token's logit instead, so it stays
-    allowed (the support never depends on underflow).
+    Sums use one max shift per position, with token terms floored at ``e^-80`` of the position's
+    best token (no float32 subnormals); so every class with a token keeps a finite mass (the support
+    never depends on underflow), exact for classes within ~70 nats of the position's best token.
     """
     G, L, V = x.shape
     C = da.n_classes
     idx = da.token_class.expand(G, L, V)  # [G, L, V] view
     top = x.amax(-1, keepdim=True)  # [G, L, 1]
-    tot = x.new_zeros(G, L, C + 1).scatter_add_(-1, idx, (x - top).exp_())  # [G, L, C+1]
+    tot = x.new_zeros(G, L, C + 1).scatter_add_(-1, idx, (x - top).clamp_(min=_FLOOR).exp_())  # [G, L, C+1]
     cmax = x.new_full((G, L, C + 1), _NEG).scatter_reduce_(-1, idx, x, "amax")  # [G, L, C+1]
-    lm = torch.where(tot > 0, top + tot.log(), cmax)
+    lm = torch.where(tot > 0, top + tot.log(), _NEG)  # empty classes (none of their tokens exists): -inf
     return lm[..., :C], cmax[..., :C]
 
 
-def forward(da: DeviceAutomaton, lm: torch.Tensor, start: torch.Tensor, op: str = "sum") -> torch.Tensor:
-    """``[G, L+1, S]`` log mass (``op="max"``: best score) of prefixes ending in each state; ``lm`` is ``[G, L, C]``."""
+def transitions(da: DeviceAutomaton, lm: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """Class scores ``[G, L, C]`` -> log weight of every state pair ``[G, L, P]`` (sum or max over its classes).
+
+    Edges that join the same two states collapse before the sequential loop, in chunks of positions.
+    """
     G, L, _ = lm.shape
-    la = lm.new_full((G, L + 1, da.n_states), _NEG)
+    E, P = int(da.cls.numel()), int(da.pair_src.numel())
+    out = lm.new_empty(G, L, P)
+    step = max(1, _CHUNK_ELEMS // max(1, G * E))
+    for i in range(0, L, step):
+        j = min(L, i + step)
+        vals = lm[:, i:j].index_select(2, da.cls).reshape(-1, E)  # [G*l, E]
+        out[:, i:j] = _segment_lse(vals, da.edge_pair, P, op).view(G, j - i, P)
+    return out
+
+
+def forward(da: DeviceAutomaton, trans: torch.Tensor, start: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """``[G, L+1, S]`` log mass (``op="max"``: best score) of prefixes ending in each state; ``trans [G, L, P]``."""
+    G, L, _ = trans.shape
+    la = trans.new_full((G, L + 1, da.n_states), _NEG)
     la[:, 0].scatter_(1, start[:, None], 0.0)
     for i in range(L):
-        vals = la[:, i].index_select(1, da.src) + lm[:, i].index_select(1, da.cls)  # [G, E]
-        la[:, i + 1] = _segment_lse(vals, da.dst, da.n_states, op)
+        vals = la[:, i].index_select(1, da.pair_src) + trans[:, i]  # [G, P]
+        la[:, i + 1] = _segment_lse(vals, da.pair_dst, da.n_states, op)
     return la
 
 
-def backward(da: DeviceAutomaton, lm: torch.Tensor, end_ok: torch.Tensor, full: bool = True) -> torch.Tensor:
+def backward(da: DeviceAutomaton, trans: torch.Tensor, end_ok: torch.Tensor, full: bool = True) -> torch.Tensor:
     """``[G, L+1, S]`` log mass of valid suffixes from each state (``end_ok [G, S]`` bool); ``full=False``: ``[G, S]`` at 0."""
-    G, L, _ = lm.shape
-    cur = torch.where(end_ok, 0.0, _NEG).to(lm.dtype)  # [G, S]
-    lb = lm.new_full((G, L + 1, da.n_states), _NEG) if full else None
+    G, L, _ = trans.shape
+    cur = torch.where(end_ok, 0.0, _NEG).to(trans.dtype)  # [G, S]
+    lb = trans.new_full((G, L + 1, da.n_states), _NEG) if full else None
     if full:
         lb[:, L] = cur
     for i in range(L - 1, -1, -1):
-        vals = lm[:, i].index_select(1, da.cls) + cur.index_select(1, da.dst)  # [G, E]
-        cur = _segment_lse(vals, da.src, da.n_states)
+        vals = trans[:, i] + cur.index_select(1, da.pair_dst)  # [G, P]
+        cur = _segment_lse(vals, da.pair_src, da.n_states)
         if full:
             lb[:, i] = cur
     return lb if full else cur
@@ -179,14 +208,20 @@ def backtrack(da: DeviceAutomaton, table: torch.Tensor, w: torch.Tensor, end_ok:
     from ``forward(op="max")`` and ``u=None``: the best valid path. Rows without a valid path get garbage.
     """
     G, L, _ = w.shape
+    E = int(da.src.numel())
     classes = torch.empty((G, L), dtype=torch.long, device=w.device)
     state = _pick(table[:, L].masked_fill(~end_ok, _NEG), None if u is None else u[:, L], True)  # [G]
+    window = torch.arange(da.max_in, device=w.device)  # [D] incoming edges of a state are contiguous
     for i in range(L - 1, -1, -1):
-        vals = table[:, i].index_select(1, da.src) + w[:, i].index_select(1, da.cls)  # [G, E]
-        vals = vals.masked_fill(da.dst[None, :] != state[:, None], _NEG)
-        e = _pick(vals, None if u is None else u[:, i], True)  # [G] edge ids
-        classes[:, i] = da.cls[e]
-        state = da.src[e]
+        lo, hi = da.dst_start[state], da.dst_start[state + 1]  # [G]
+        cand = lo[:, None] + window  # [G, D] edge ids
+        e = cand.clamp(max=E - 1)
+        vals = table[:, i].gather(1, da.src[e]) + w[:, i].gather(1, da.cls[e])  # [G, D]
+        vals = vals.masked_fill(cand >= hi[:, None], _NEG)
+        k = _pick(vals, None if u is None else u[:, i], True)  # [G]
+        edge = e.gather(1, k[:, None]).squeeze(1)  # [G]
+        classes[:, i] = da.cls[edge]
+        state = da.src[edge]
     return classes
 
 

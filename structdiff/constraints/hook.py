@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..automata.canvas_dp import (allowed_noise, backtrack, backward, class_masses, class_posteriors,
-                                  device_automaton, forward, tokens_in_class, walk)
+                                  device_automaton, forward, tokens_in_class, transitions, walk)
 from ..errors import StructDiffError
 from ..sampler.hooks import CanvasHook, PassView
 from ..sampler.rng import row_keys, uniforms
@@ -152,7 +152,7 @@ class RegexHook(CanvasHook):
         pin_tok, pin_mask = self._pins(grp.idx, offset + L, rest)
         free = torch.zeros((G, rest, da.n_classes), device=self.device)
         lm = self._restrict(da, free, offset + L, view.max_tokens, pin_tok, pin_mask)
-        return torch.isfinite(backward(da, lm, accept, full=False))
+        return torch.isfinite(backward(da, transitions(da, lm), accept, full=False))
 
     # -- hooks ------------------------------------------------------------------------------------
     def begin_block(self, view: PassView) -> None:
@@ -198,8 +198,9 @@ class RegexHook(CanvasHook):
             score = self._restrict(da, score, offset, view.max_tokens, pin_tok, pin_mask)
             end_ok = grp.end_ok[grp.sel]  # [G, S]
             start = self.state[grp.live]  # [G]
-            la = forward(da, lm, start)  # [G, L+1, S]
-            lb = backward(da, lm, end_ok)  # [G, L+1, S]
+            trans = transitions(da, lm)  # [G, L, P]
+            la = forward(da, trans, start)  # [G, L+1, S]
+            lb = backward(da, trans, end_ok)  # [G, L+1, S]
             post, log_z = class_posteriors(da, lm, la, lb)  # [G, L, C], [G]
             self._bad[grp.live] |= ~torch.isfinite(log_z)
             shift = torch.cat([post - lm, post.new_full((*post.shape[:2], 1), _NEG)], dim=-1)  # [G, L, C+1]
@@ -231,7 +232,7 @@ class RegexHook(CanvasHook):
             whole = G == logits.shape[0]
             x = logits if whole else logits.index_select(0, rows)  # [G, L, V] constrained logits
             cls_s = backtrack(da, p["la"], p["lm"], p["end_ok"], self._u(keys[rows], 0, n + 1))  # [G, L]
-            vit = forward(da, p["score"], p["start"], op="max")  # [G, L+1, S]
+            vit = forward(da, transitions(da, p["score"], "max"), p["start"], op="max")  # [G, L+1, S]
             cls_b = backtrack(da, vit, p["score"], p["end_ok"], None)  # [G, L]
             # best constrained logit inside each sampled class: its best token logit, shifted like the class
             top = (p["score"] + p["post"] - p["lm"]).gather(-1, cls_s[..., None]).squeeze(-1)  # [G, L]
