@@ -69,12 +69,13 @@ def _exact(tok, pat, logits_row):
 
 @pytest.mark.parametrize("device", DEVICES)
 def test_mixed_batch_equals_enumeration(tok, device):
-    pats = [r"(ab|ba)+c?", r"a*é?b", r"(ab|ba)+c?"]  # rows 0 and 2 share one automaton (one group)
+    # rows 0 and 2 share one automaton (one group); row 3 allows few tokens (the DP works on those columns only)
+    pats = [r"(ab|ba)+c?", r"a*é?b", r"(ab|ba)+c?", r"c{1,3}"]
     n = 4
     comps = [Constraint.from_regex(p).compile(tok, canvas_length=n, max_tokens=n) for p in pats]
-    hook = RegexHook(comps, seeds=[1, 2, 3])
-    logits = (torch.randn(3, n, tok.vocab_size, generator=torch.Generator().manual_seed(5)) * 1.5).to(device)
-    view = _view(3, n, device)
+    hook = RegexHook(comps, seeds=[1, 2, 3, 4])
+    logits = (torch.randn(4, n, tok.vocab_size, generator=torch.Generator().manual_seed(5)) * 1.5).to(device)
+    view = _view(4, n, device)
     hook.begin_block(view)
     out = hook.process_logits(view, logits.clone())
     assert out.device.type == torch.device(device).type
@@ -85,7 +86,7 @@ def test_mixed_batch_equals_enumeration(tok, device):
         assert np.abs(marg - exact).max() < 1e-5
         assert tuple(best[b].tolist()) == argmax
         assert _valid(tok, pat, s[b].tolist())
-    noise = hook.renoise(view, s, torch.ones(3, n, dtype=torch.bool, device=device), None)
+    noise = hook.renoise(view, s, torch.ones(4, n, dtype=torch.bool, device=device), None)
     for b, pat in enumerate(pats):
         exact, _ = _exact(tok, pat, logits[b])
         assert all(exact[i, t] > 0 for i, t in enumerate(noise[b].tolist()))

@@ -30,7 +30,7 @@ import torch
 
 from .automaton import TokenAutomaton
 
-__all__ = ["DeviceAutomaton", "device_automaton", "class_masses", "transitions", "forward", "backward", "class_posteriors",
+__all__ = ["DeviceAutomaton", "device_automaton", "columns", "class_masses", "transitions", "forward", "backward", "class_posteriors",
            "backtrack", "tokens_in_class", "allowed_noise", "walk", "accepts"]
 
 _NEG = float("-inf")
@@ -62,6 +62,7 @@ class DeviceAutomaton:
     dist: torch.Tensor  # [S] long fewest tokens to an accepting state
     dst_start: torch.Tensor  # [S+1] long CSR of incoming edges (edges are sorted by dst)
     max_in: int  # largest in-degree
+    member_class: torch.Tensor  # [V_live] long class of every member (non-decreasing)
     edge_pair: torch.Tensor  # [E] long the (src, dst) pair of every edge
     pair_src: torch.Tensor  # [P] long
     pair_dst: torch.Tensor  # [P] long
@@ -88,12 +89,20 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
     da = DeviceAutomaton(auto.key, auto.n_states, C, auto.eos_class, auto.pad_class, t(tc), t(auto.members),
                          t(auto.class_start), t(np.diff(auto.class_start), torch.float32), t(auto.e_src),
                          t(auto.e_cls), t(auto.e_dst), t(key[order]), t(auto.e_dst[order]),
-                         t(auto.accept, torch.bool), t(auto.dist), t(starts), int(np.diff(starts).max(initial=1)), t(edge_pair.ravel()),
+                         t(auto.accept, torch.bool), t(auto.dist), t(starts), int(np.diff(starts).max(initial=1)), t(tc[auto.members]), t(edge_pair.ravel()),
                          t(pairs % auto.n_states), t(pairs // auto.n_states))
     _MEMO[mkey] = da
     if len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
     return da
+
+
+def columns(da: DeviceAutomaton, V: int) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """(vocabulary columns to work on or ``None`` for all ``V``, their class ``[V']``): only the live tokens
+    when at most half of the vocabulary is live (one gather then saves more than it costs)."""
+    if 2 * da.members.numel() <= V:
+        return da.members, da.member_class
+    return None, da.token_class
 
 
 def _segment_lse(vals: torch.Tensor, index: torch.Tensor, size: int, op: str = "sum") -> torch.Tensor:
@@ -109,8 +118,12 @@ def _segment_lse(vals: torch.Tensor, index: torch.Tensor, size: int, op: str = "
     return safe + tot.log()
 
 
-def class_masses(x: torch.Tensor, da: DeviceAutomaton) -> tuple[torch.Tensor, torch.Tensor]:
+def class_masses(x: torch.Tensor, da: DeviceAutomaton, token_class: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Tempered logits ``[G, L, V]`` -> (class log-mass ``[G, L, C]``, best token logit per class ``[G, L, C]``).
+
+    ``token_class [V]`` is the class of every column of ``x`` (default: the whole vocabulary's);
+    ``C`` marks a column no class holds.
 
     Sums use one max shift per position, with token terms floored at ``e^-80`` of the position's
     best token (no float32 subnormals); so every class with a token keeps a finite mass (the support
@@ -118,7 +131,7 @@ def class_masses(x: torch.Tensor, da: DeviceAutomaton) -> tuple[torch.Tensor, to
     """
     G, L, V = x.shape
     C = da.n_classes
-    idx = da.token_class.expand(G, L, V)  # [G, L, V] view
+    idx = (da.token_class if token_class is None else token_class).expand(G, L, V)  # [G, L, V] view
     top = x.amax(-1, keepdim=True)  # [G, L, 1]
     tot = x.new_zeros(G, L, C + 1).scatter_add_(-1, idx, (x - top).clamp_(min=_FLOOR).exp_())  # [G, L, C+1]
     cmax = x.new_full((G, L, C + 1), _NEG).scatter_reduce_(-1, idx, x, "amax")  # [G, L, C+1]
@@ -232,16 +245,17 @@ def _block_size(V: int) -> int:
     return k if k >= 64 else V
 
 
-def tokens_in_class(x: torch.Tensor, da: DeviceAutomaton, classes: torch.Tensor, u: torch.Tensor | None = None,
+def tokens_in_class(x: torch.Tensor, token_class: torch.Tensor, classes: torch.Tensor, u: torch.Tensor | None = None,
                     top: torch.Tensor | None = None) -> torch.Tensor:
     """A token of class ``classes [G, L]`` at every position of logits ``x [G, L, V]``: drawn by softmax weight
     with uniforms ``u [G, L]``, or the best one when ``u`` is ``None``.
 
+    ``token_class [V]`` is the class of every column of ``x``; the result indexes those columns.
     ``top [G, L]`` (optional) is the best logit inside the chosen class. Two-level inverse CDF over
     blocks of the vocabulary, so the ``[G, L, V]`` work is one masked exponential and one block sum.
     """
     G, L, V = x.shape
-    inside = da.token_class.expand(G, L, V) == classes[..., None]  # [G, L, V] bool
+    inside = token_class.expand(G, L, V) == classes[..., None]  # [G, L, V] bool
     if u is None:
         return torch.where(inside, x, _NEG).argmax(-1)
     if top is None:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..automata.canvas_dp import (allowed_noise, backtrack, backward, class_masses, class_posteriors,
-                                  device_automaton, forward, tokens_in_class, transitions, walk)
+                                  columns, device_automaton, forward, tokens_in_class, transitions, walk)
 from ..errors import StructDiffError
 from ..sampler.hooks import CanvasHook, PassView
 from ..sampler.rng import row_keys, uniforms
@@ -193,7 +193,9 @@ class RegexHook(CanvasHook):
             da = grp.da
             offset = view.block * n
             pin_tok, pin_mask = self._pins(grp.live, offset, n)
-            lm, score = class_masses(x, da)  # [G, L, C] each
+            cols, col_class = columns(da, V)  # only the live tokens when few are
+            xc = x if cols is None else x.index_select(-1, cols)  # [G, L, V'] (V' = V or V_live)
+            lm, score = class_masses(xc, da, col_class)  # [G, L, C] each
             lm = self._restrict(da, lm, offset, view.max_tokens, pin_tok, pin_mask)
             score = self._restrict(da, score, offset, view.max_tokens, pin_tok, pin_mask)
             end_ok = grp.end_ok[grp.sel]  # [G, S]
@@ -205,12 +207,18 @@ class RegexHook(CanvasHook):
             self._bad[grp.live] |= ~torch.isfinite(log_z)
             shift = torch.cat([post - lm, post.new_full((*post.shape[:2], 1), _NEG)], dim=-1)  # [G, L, C+1]
             shift = torch.nan_to_num(shift, nan=_NEG)
-            vals = x + shift.gather(-1, da.token_class.expand(x.shape))  # [G, L, V]
+            vals = xc + shift.gather(-1, col_class.expand(xc.shape))  # [G, L, V'] constrained logits
+            if cols is not None:
+                vals_c = vals
+                vals = torch.full_like(x, _NEG).index_copy_(-1, cols, vals_c)  # [G, L, V]
+            else:
+                vals_c = None
             if self._has_pins:  # a pinned position allows exactly its token
                 one = torch.arange(V, device=x.device) == pin_tok[..., None]  # [G, L, V]
                 vals = torch.where(pin_mask[..., None], torch.where(one, 0.0, _NEG), vals)
             self._post[id(grp)] = dict(lm=lm, la=la, score=score, post=post, end_ok=end_ok, start=start,
-                                       pin_tok=pin_tok, pin_mask=pin_mask)
+                                       pin_tok=pin_tok, pin_mask=pin_mask, cols=cols, col_class=col_class,
+                                       vals_c=vals_c)
             if whole:
                 return vals
             if out is None:
@@ -230,14 +238,19 @@ class RegexHook(CanvasHook):
             da, rows = grp.da, grp.live
             G, n = rows.numel(), logits.shape[1]
             whole = G == logits.shape[0]
-            x = logits if whole else logits.index_select(0, rows)  # [G, L, V] constrained logits
+            if p["cols"] is not None:  # the live columns of the constrained logits, kept from process_logits
+                x = p["vals_c"]  # [G, L, V_live]
+            else:
+                x = logits if whole else logits.index_select(0, rows)  # [G, L, V] constrained logits
             cls_s = backtrack(da, p["la"], p["lm"], p["end_ok"], self._u(keys[rows], 0, n + 1))  # [G, L]
             vit = forward(da, transitions(da, p["score"], "max"), p["start"], op="max")  # [G, L+1, S]
             cls_b = backtrack(da, vit, p["score"], p["end_ok"], None)  # [G, L]
             # best constrained logit inside each sampled class: its best token logit, shifted like the class
             top = (p["score"] + p["post"] - p["lm"]).gather(-1, cls_s[..., None]).squeeze(-1)  # [G, L]
-            tok_s = tokens_in_class(x, da, cls_s, self._u(keys[rows], 1, n), top)  # [G, L]
-            tok_b = tokens_in_class(x, da, cls_b, None)  # [G, L]
+            tok_s = tokens_in_class(x, p["col_class"], cls_s, self._u(keys[rows], 1, n), top)  # [G, L]
+            tok_b = tokens_in_class(x, p["col_class"], cls_b, None)  # [G, L]
+            if p["cols"] is not None:
+                tok_s, tok_b = p["cols"][tok_s], p["cols"][tok_b]
             sampled.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_s))
             best.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_b))
         return sampled, best
