@@ -156,7 +156,7 @@ def measure(dm, comps, batches, reps, device) -> list[dict]:
                 rows.append(dict(constraint=name, B=B, forward_ms=fwd * 1e3, hook_ms=hk * 1e3, ratio=hk / fwd, n=reps))
             except Exception as exc:  # noqa: BLE001 - a benchmark counts failures
                 rows.append(dict(constraint=name, B=B, forward_ms=fwd * 1e3, error=f"{type(exc).__name__}: {exc}"))
-        del ctx, logits
+        ctx = None  # free the KV cache before the next batch size
     return rows
 
 

@@ -125,7 +125,6 @@ def main() -> int:
                 print(f"| {threads} | {B} | {name} | {a.n_states} | {a.n_classes} | {a.e_src.size:,} | {t:.3f} "
                       f"| {floor:.3f} | {ratio:.1f}x | {'met' if ratio <= GOAL else 'missed'} |")
                 sys.stdout.flush()
-            del logits
     print(f"\nn = {args.reps} timed passes per cell after one checked (warm-up) pass; failures: {failures}")
     return 1 if failures else 0
 

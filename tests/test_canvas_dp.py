@@ -7,12 +7,12 @@ row, pins that reach across canvases, and the counter-based random draws.
 from __future__ import annotations
 
 import itertools
-import re
 
 import numpy as np
 import pytest
 import torch
 from test_automata import TOY_PIECES, ToyTokenizer
+from test_constraint_dp import _valid
 
 from structdiff.automata.canvas_dp import accepts
 from structdiff.constraints import Constraint
@@ -37,19 +37,6 @@ def _view(B, n, device, block=0, max_tokens=None):
     return PassView(block, 0, 1, 1, torch.zeros(B, n, dtype=torch.long, device=device),
                     torch.ones(B, dtype=torch.bool, device=device), torch.full((B,), block * n, device=device),
                     max_tokens or n, [[] for _ in range(B)])
-
-
-def _valid(tok, pat, canvas) -> bool:
-    """Reference semantics: text tokens, then optionally EOS and only EOS/pad; the text fully matches."""
-    ids = list(canvas)
-    cut = ids.index(1) if 1 in ids else len(ids)
-    if any(t in (0, 2) for t in ids[:cut]) or any(t not in (0, 1) for t in ids[cut:]):
-        return False
-    try:
-        text = tok.decode_bytes(ids[:cut]).decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return re.fullmatch(pat, text) is not None
 
 
 def _exact(tok, pat, logits_row):

@@ -31,7 +31,7 @@ import torch
 
 from ..errors import InputError, UnsatisfiableError
 from ..sampler.hooks import CanvasHook, PassView
-from .csp import CSP, Conflict, bits
+from .csp import CSP, Conflict
 
 __all__ = ["CSPHook", "CSPStats", "CanvasLayout"]
 
