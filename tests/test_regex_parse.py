@@ -10,6 +10,7 @@ import pytest
 
 from structdiff import SchemaError
 from structdiff.automata import ir
+from structdiff.automata import ir_dfa
 from structdiff.automata.ir_dfa import Budget, to_byte_dfa
 from structdiff.automata.minimize import minimize_dfa
 from structdiff.automata.regex_parse import MAX_NESTING, parse_regex
@@ -121,3 +122,11 @@ def test_minimize_merges_equivalent_states_and_keeps_the_start():
     accept = np.array([False, False, False, True])
     new, acc = minimize_dfa(trans, accept)
     assert new.shape[0] == 3 and not acc[0] and new[0, ord("a")] == new[0, ord("b")]
+
+
+def test_long_literal_parses_without_recursion():
+    # a left fold re-associated the whole sequence at every item: RecursionError from ~1,000 chars
+    node = parse_regex("a" * 20000 + "(b" + "c" * 5000 + ")d")
+    assert node.size > 25000
+    assert ir_dfa.matches(node, ("a" * 20000 + "b" + "c" * 5000 + "d").encode())
+    assert not ir_dfa.matches(node, ("a" * 19999 + "b" + "c" * 5000 + "d").encode())

@@ -209,8 +209,15 @@ def _concat2(head: Node, tail: Node) -> Node:
         return tail
     if tail is EMPTY:
         return head
-    if head.kind == CONCAT:  # re-associate to the right: a(b) + c -> a(b c)
-        return _concat2(head.kids[0], _concat2(head.kids[1], tail))
+    if head.kind == CONCAT:  # re-associate to the right: a(b) + c -> a(b c), iteratively (long literals)
+        spine = []
+        while head.kind == CONCAT:
+            spine.append(head.kids[0])  # never a CONCAT itself: every CONCAT is built right-associated
+            head = head.kids[1]
+        out = _concat2(head, tail)
+        for n in reversed(spine):
+            out = _concat2(n, out)
+        return out
     key = (CONCAT, id(head), id(tail))
     n = _INTERN.get(key)
     if n is not None:

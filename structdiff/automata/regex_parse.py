@@ -165,15 +165,20 @@ class _Parser:
         return _Item(out)
 
     def sequence(self) -> _Item:
-        acc = {(False, False): (ir.EMPTY, None, None)}
+        items = []
         while True:
             self.skip_verbose()
             c = self.peek()
             if c == "" or c == "|" or c == ")":
-                return _Item(acc)
+                break
             start = self.i
-            item = self.quantified(self.atom(), start)
-            acc = self.join(acc, item.v)
+            items.append(self.quantified(self.atom(), start).v)
+        # fold from the right: each join prepends one item to a right-associated sequence, so a
+        # long literal costs O(n), not O(n^2) re-association of an ever longer left part
+        acc = {(False, False): (ir.EMPTY, None, None)}
+        for item in reversed(items):
+            acc = self.join(item, acc)
+        return _Item(acc)
 
     def join(self, acc: dict, nxt: dict) -> dict:
         out: dict = {}
