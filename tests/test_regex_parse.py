@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from structdiff import SchemaError
-from structdiff.automata import ir
-from structdiff.automata import ir_dfa
+from structdiff.automata import ir, ir_dfa
 from structdiff.automata.ir_dfa import Budget, to_byte_dfa
 from structdiff.automata.minimize import minimize_dfa
 from structdiff.automata.regex_parse import MAX_NESTING, parse_regex
