@@ -264,10 +264,12 @@ class Emitter:
                 self.report.val("maxLength" if s.max_length is not None else "minLength")
             return ir.concat(_QUOTE, body, _QUOTE)
         lo, hi = s.min_length, s.max_length
-        cap = self.max_repeat
-        if lo > cap or (hi is not None and hi > cap):
-            self.report.val("maxLength" if hi is not None and hi > cap else "minLength")
-            lo, hi = min(lo, cap), None
+        if hi is not None and hi > self.max_repeat:  # long maxima: counted by the validator
+            self.report.val("maxLength")
+            hi = None
+        if lo > self.max_repeat * 4:  # a minimum stays in the automaton further (the token budget check needs it)
+            self.report.val("minLength")
+            lo = self.max_repeat * 4
         if lo:
             self.report.auto("minLength")
         if hi is not None:
