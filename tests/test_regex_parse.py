@@ -129,3 +129,14 @@ def test_long_literal_parses_without_recursion():
     assert node.size > 25000
     assert ir_dfa.matches(node, ("a" * 20000 + "b" + "c" * 5000 + "d").encode())
     assert not ir_dfa.matches(node, ("a" * 19999 + "b" + "c" * 5000 + "d").encode())
+
+
+def test_minimisation_past_its_work_cap_keeps_an_equivalent_dfa():
+    # a counting chain needs one Moore round per count: past the cap the DFA stays unminimised but exact
+    dfa = to_byte_dfa(parse_regex("[a-c]{2500}x?"))
+    assert dfa.trans.shape[0] >= 2500
+    for text, ok in (("a" * 2500, True), ("b" * 2500 + "x", True), ("c" * 2499, False), ("a" * 2501, False)):
+        state = 0
+        for byte in text.encode():
+            state = int(dfa.trans[state, byte]) if state >= 0 else -1
+        assert (state >= 0 and bool(dfa.accept[state])) == ok
