@@ -224,14 +224,9 @@ def cmd_regex(args) -> int:
 
 def precheck_regex(pattern: str) -> None:
     """Syntax errors of a regex before the model loads (the byte DFA needs no tokenizer)."""
-    try:
-        from ..automata.regex_parse import parse_regex
-    except ImportError:  # before the regex IR: build the byte DFA, which the compile then does again
-        from ..automata import build_byte_dfa
+    from ..automata.regex_parse import parse_regex
 
-        build_byte_dfa(pattern)
-    else:
-        parse_regex(pattern)
+    parse_regex(pattern)
 
 
 def cmd_sudoku(args) -> int:
