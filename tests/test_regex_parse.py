@@ -140,3 +140,11 @@ def test_minimisation_past_its_work_cap_keeps_an_equivalent_dfa():
         for byte in text.encode():
             state = int(dfa.trans[state, byte]) if state >= 0 else -1
         assert (state >= 0 and bool(dfa.accept[state])) == ok
+
+
+def test_min_length_counts_bytes_without_building_a_dfa():
+    assert ir.min_length(parse_regex("ab(c|de)x{3,5}é?")) == 6
+    assert ir.min_length(parse_regex("(é|ab)")) == 2
+    assert ir.min_length(parse_regex("[a-z]*")) == 0
+    assert ir.min_length(ir.NOTHING) == float("inf")
+    assert ir.min_length(parse_regex("a" * 30000)) == 30000  # a long spine, no recursion

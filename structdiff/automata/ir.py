@@ -33,7 +33,8 @@ from collections.abc import Iterable, Sequence
 from .charsets import normalise_ranges, utf8_sequences
 
 __all__ = ["Node", "EMPTY", "NOTHING", "BYTES", "CHARS", "CONCAT", "ALT", "REPEAT", "byteset", "chars", "char",
-           "literal", "any_char", "concat", "alt", "repeat", "star", "plus", "opt", "choices", "show", "dag_size"]
+           "literal", "any_char", "concat", "alt", "repeat", "star", "plus", "opt", "choices", "show", "dag_size",
+           "min_length"]
 
 BYTES, CHARS, EMPTY_K, NOTHING_K, CONCAT, ALT, REPEAT = range(7)
 _FULL = (1 << 256) - 1
@@ -347,6 +348,39 @@ def _trie(words: Sequence[bytes], build) -> Node:
     finally:
         if need > old:
             sys.setrecursionlimit(old)
+
+
+def min_length(root: Node) -> float:
+    """Fewest bytes of any match of ``root`` (``inf`` for the empty language), without recursion."""
+    memo: dict[int, float] = {}
+    stack = [root]
+    while stack:
+        n = stack[-1]
+        if id(n) in memo:
+            stack.pop()
+            continue
+        if n.kind == BYTES:
+            memo[id(n)] = 1
+        elif n.kind == EMPTY_K:
+            memo[id(n)] = 0
+        elif n.kind == NOTHING_K:
+            memo[id(n)] = float("inf")
+        else:
+            pending = [k for k in n.kids if id(k) not in memo]
+            if pending:
+                stack.extend(pending)
+                continue
+            vals = [memo[id(k)] for k in n.kids]
+            if n.kind == CONCAT:
+                memo[id(n)] = sum(vals)
+            elif n.kind == ALT:
+                memo[id(n)] = min(vals)
+            elif n.kind == REPEAT:
+                memo[id(n)] = 0 if n.lo == 0 else n.lo * vals[0]
+            else:  # CHARS: its UTF-8 lowering
+                memo[id(n)] = vals[0]
+        stack.pop()
+    return memo[id(root)]
 
 
 def dag_size(node: Node) -> int:

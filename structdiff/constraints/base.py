@@ -223,6 +223,7 @@ class RegexConstraint(Constraint):
         for name, v in (("max_tokens", max_tokens), ("canvas_length", canvas_length)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise InputError(f"{name} must be a positive int, got {v!r}")
+        self._check_length_fits(tokenizer, max_tokens)
         # the byte DFA is built (and kept) only when the token automaton is not cached
         auto = compile_regex(self._node, tokenizer, build=self.byte_dfa)
         need = int(auto.dist[0])
@@ -232,6 +233,21 @@ class RegexConstraint(Constraint):
             raise UnsatisfiableError(f"{what}, but max_tokens={max_tokens}: raise max_tokens or loosen "
                                      f"the constraint {clip(repr(self), 160)}")
         return CompiledRegex(self, tokenizer, auto, canvas_length, max_tokens)
+
+
+    def _check_length_fits(self, tokenizer: Any, max_tokens: int) -> None:
+        """Refuse before any DFA is built when even the longest tokens cannot spell the shortest match."""
+        from ..automata import ir
+        from ..automata.tokens import vocab_bytes
+
+        lens = vocab_bytes(tokenizer).lens  # text tokens, longest first
+        longest = int(lens[0]) if lens.size else 0
+        need = ir.min_length(self._node)
+        if need != float("inf") and need > max_tokens * longest:
+            raise UnsatisfiableError(
+                f"the shortest output is {int(need)} bytes, more than {max_tokens} tokens of at most {longest} "
+                f"bytes can spell (max_tokens={max_tokens}): raise max_tokens or loosen the constraint "
+                f"{clip(repr(self), 160)}")
 
 
 def _short(pattern: str) -> str:
