@@ -140,3 +140,81 @@ def test_final_guard_is_the_automaton(tok):
     ab, a, b = (tok.token_bytes.index(x) for x in (b"ab", b"a", b"b"))
     assert comp.matches_tokens([ab, a, b, 1]) and comp.matches_tokens([a, b, 1, 0])
     assert not comp.matches_tokens([a, 1, 0, 0]) and not comp.matches_tokens([ab, 0, 1, 0])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_rows_at_different_blocks_budgets_and_pins_share_one_hook_call(tok, device):
+    """The serve pattern: a fresh hook per block over the rows in flight, each at its own block, with its own
+    budget, pins and passes, continuing from its cursor; every row ends exactly as it does alone."""
+    from structdiff.constraints.hook import RowCursor
+
+    n = 4
+    ab = Constraint.from_regex(r"(ab|ba)+c?")
+    rows = {  # name: (constraint, budget, pinned (position, token bytes), seed, passes per block)
+        "A": (ab, 16, None, 5, 3),
+        "B": (ab, 8, (5, b"a"), 6, 2),  # A's automaton, another budget, a pin in its second block
+        "C": (Constraint.from_regex(r"[abc]+"), 10, None, 7, 4),  # budget not a whole number of canvases
+    }
+    comps = {k: c.compile(tok, canvas_length=n, max_tokens=b) for k, (c, b, *_) in rows.items()}
+    pins = {}
+    for k, (_, b, pin, *_) in rows.items():
+        if pin is not None:
+            t, m = np.zeros(b, dtype=np.int64), np.zeros(b, dtype=bool)
+            t[pin[0]], m[pin[0]] = tok.token_bytes.index(pin[1]), True
+            pins[k] = (t, m)
+
+    def logits(k, block, p):  # what the model says to row k: the same alone or batched; it shuns EOS
+        g = torch.Generator().manual_seed(1000 * ord(k) + 10 * block + p)
+        x = torch.randn(n, tok.vocab_size, generator=g) * 2
+        x[:, [tok.pad_id, tok.eos_id]] -= 8.0
+        return x.to(device)
+
+    def step(names, blocks, cursors):
+        """One block for ``names`` together: (tokens per row, cursors after it)."""
+        B = len(names)
+        hook = RegexHook([comps[k] for k in names], pins=[pins.get(k) for k in names],
+                         seeds=[rows[k][3] for k in names], budgets=[rows[k][1] for k in names],
+                         cursors=[cursors[k] for k in names], fail_alone=True)
+        offset = torch.tensor([blocks[k] * n for k in names], device=device)
+        view = PassView(0, 0, 1, 1, None, torch.ones(B, dtype=torch.bool, device=device), offset, 99, [[]] * B)
+        hook.begin_block(view)
+        canvas = hook.initial_canvas(view, None)
+        best = canvas.clone()
+        for p in range(max(rows[k][4] for k in names)):
+            active = torch.tensor([p < rows[k][4] for k in names], device=device)
+            view.canvas, view.active = canvas, active
+            x = torch.stack([logits(k, blocks[k], p) for k in names])
+            out = hook.process_logits(view, x)
+            s, b = hook.propose(view, out, None, None)
+            keep = torch.arange(n, device=device) % 2 == p % 2  # accept half, re-noise half
+            noise = hook.renoise(view, s, ~keep.expand(B, n), None)
+            canvas = torch.where(active[:, None], torch.where(keep, s, noise), canvas)
+            best = torch.where(active[:, None], b, best)
+        view.active = torch.ones(B, dtype=torch.bool, device=device)
+        tokens = hook.finish_block(view, best)
+        assert not hook.failed
+        return {k: tokens[i].tolist() for i, k in enumerate(names)}, dict(zip(names, hook.row_cursors()))
+
+    def run(schedule):
+        out = {k: [] for k in rows}
+        blocks = dict.fromkeys(rows, 0)
+        cursors = {k: RowCursor() for k in rows}
+        for names in schedule:
+            toks, cur = step(names, blocks, cursors)
+            for k in names:
+                out[k] += toks[k]
+                blocks[k] += 1
+            cursors.update(cur)
+        return out, cursors
+
+    alone = {}
+    for k in rows:
+        got, cur = run([[k]] * -(-rows[k][1] // n))
+        alone[k] = (got[k], cur[k])
+    together, cur = run([["A", "C"], ["A", "B", "C"], ["A", "B", "C"], ["A"]])  # B joins at block 1 of A and C
+    for k in rows:
+        assert together[k] == alone[k][0], k
+        assert cur[k] == alone[k][1], k
+        assert accepts(comps[k].automaton, together[k][:rows[k][1]]), k
+    assert together["B"][5] == tok.token_bytes.index(b"a")
+    assert cur["A"].draws != cur["B"].draws  # each row counts its own draws

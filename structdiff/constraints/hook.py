@@ -16,13 +16,18 @@ EOS) only allows EOS/pad; the last block must end accepted, earlier blocks in a 
 which the rest of the output (its budget and later pins) can still be completed.
 
 Randomness is counter-based per row (``sampler.rng``): a row's draws depend on its seed and
-the pass only, never on the other rows of the batch.
+its own count of draws (made only while it denoises), never on the other rows of the batch.
+
+Every row has its own place in its output and its own budget: its block is ``view.offset``
+(per row) and its budget ``budgets`` (per row, default the loop's ``max_tokens``), so one hook
+call serves rows that joined a batch at different block boundaries (``structdiff serve``). A
+``RowCursor`` (automaton state, draws made) lets a row continue in another hook, block by block.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -33,9 +38,17 @@ from ..errors import StructDiffError
 from ..sampler.hooks import CanvasHook, PassView
 from ..sampler.rng import row_keys, uniforms
 
-__all__ = ["RegexHook"]
+__all__ = ["RegexHook", "RowCursor"]
 
 _NEG = float("-inf")
+
+
+@dataclass
+class RowCursor:
+    """Where one row's output stands between blocks: automaton state to start from, random draws made."""
+
+    state: int = 0
+    draws: int = 0
 
 
 class _Group:
@@ -62,12 +75,25 @@ class RegexHook(CanvasHook):
         Per row, output-length arrays: tokens to keep fixed where ``mask`` (repair rounds).
     seeds : sequence of int, optional
         Per-row seeds of the counter-based draws; ``None`` draws them from the loop's generator.
+    budgets : sequence of int, optional
+        Per-row token budgets; ``None``: the loop's ``max_tokens`` for every row.
+    cursors : sequence of RowCursor, optional
+        Per row, where its output stands (a row continuing from another hook); default: its start.
+    fail_alone : bool
+        ``finish_block`` records a row without a valid canvas in ``failed`` (and stops touching it)
+        instead of raising, so the other rows go on.
     """
 
-    def __init__(self, rows: Sequence, pins: Sequence | None = None, seeds: Sequence[int] | None = None):
+    def __init__(self, rows: Sequence, pins: Sequence | None = None, seeds: Sequence[int] | None = None,
+                 budgets: Sequence[int] | None = None, cursors: Sequence[RowCursor] | None = None,
+                 fail_alone: bool = False):
         self.rows = list(rows)
         self.pins = list(pins) if pins is not None else [None] * len(self.rows)
         self.seeds = list(seeds) if seeds is not None else None
+        self.budgets = list(budgets) if budgets is not None else None
+        self.cursors = list(cursors) if cursors is not None else [RowCursor() for _ in self.rows]
+        self.fail_alone = fail_alone
+        self.failed: dict[int, StructDiffError] = {}
         groups: dict[str, _Group] = {}
         for b, r in enumerate(self.rows):
             a = r.automaton
@@ -76,7 +102,8 @@ class RegexHook(CanvasHook):
         self.device = None
         self.state = None  # [B] long automaton state at the start of the current block
         self.keys = None  # [B] int64 row keys of the random draws
-        self._draw = 0  # counter of the random draws
+        self._draws = None  # [B] long random draws made by each row (counted only while it denoises)
+        self._budget = None  # [B] long token budgets (None: the loop's max_tokens)
         self._post = {}  # id(group) -> per-pass tensors
         self._bad = None  # [B] bool rows whose DP found no valid canvas in this block
 
@@ -89,7 +116,10 @@ class RegexHook(CanvasHook):
         for grp in self.groups:
             grp.da = device_automaton(grp.auto, self.device)
             grp.idx = torch.tensor(grp.rows, dtype=torch.long, device=self.device)
-        self.state = torch.zeros(B, dtype=torch.long, device=self.device)
+        self.state = torch.tensor([c.state for c in self.cursors], dtype=torch.long, device=self.device)
+        self._draws = torch.tensor([c.draws for c in self.cursors], dtype=torch.long, device=self.device)
+        if self.budgets is not None:
+            self._budget = torch.tensor(self.budgets, dtype=torch.long, device=self.device)
         self._bad = torch.zeros(B, dtype=torch.bool, device=self.device)
         n = max([len(p[0]) for p in self.pins if p is not None] + [0])
         tok = np.zeros((B, n), dtype=np.int64)
@@ -112,54 +142,74 @@ class RegexHook(CanvasHook):
             self.keys = row_keys(seeds, self.device)
         return self.keys
 
-    def _u(self, keys: torch.Tensor, stream: int, n: int) -> torch.Tensor:
-        """Uniforms ``[G, n]`` of draw ``stream`` in the current hook call (the same for a row in any batch)."""
-        return uniforms(keys, self._draw * 8 + stream, n)
+    def _u(self, keys: torch.Tensor, rows: torch.Tensor, stream: int, n: int) -> torch.Tensor:
+        """Uniforms ``[G, n]`` of draw ``stream`` in the current hook call of ``rows [G]`` (the same in any batch)."""
+        return uniforms(keys[rows], self._draws[rows] * 8 + stream, n)
 
-    def _pins(self, rows: torch.Tensor, start: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(tokens ``[G, n]``, mask ``[G, n]``) of output positions ``start .. start+n`` (past the pins: free)."""
+    def _count_draw(self, view: PassView) -> None:
+        """One more draw for the rows that denoise in this call (a stopped row's counter stands still)."""
+        self._draws += view.active.to(device=self.device, dtype=torch.long)
+
+    def _where(self, view: PassView) -> tuple[torch.Tensor, torch.Tensor]:
+        """(first output position of the current block ``[B]``, token budget ``[B]``), per row."""
+        offset = view.offset.to(device=self.device, dtype=torch.long)
+        if self._budget is None:
+            return offset, torch.full_like(offset, view.max_tokens)
+        return offset, self._budget
+
+    def _pins(self, rows: torch.Tensor, start: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(tokens ``[G, n]``, mask ``[G, n]``) of output positions ``start .. start+n`` per row (``start [G]``)."""
         N = self._pin_tok.shape[1]
-        tok = torch.zeros((rows.numel(), n), dtype=torch.long, device=self.device)
-        mask = torch.zeros((rows.numel(), n), dtype=torch.bool, device=self.device)
-        hi = min(N, start + n)
-        if hi > start:
-            tok[:, :hi - start] = self._pin_tok[rows, start:hi]
-            mask[:, :hi - start] = self._pin_mask[rows, start:hi]
-        return tok, mask
+        if not self._has_pins:
+            return (torch.zeros((rows.numel(), n), dtype=torch.long, device=self.device),
+                    torch.zeros((rows.numel(), n), dtype=torch.bool, device=self.device))
+        pos = start[:, None] + torch.arange(n, device=self.device)  # [G, n]
+        inside = pos < N  # past the pins: free
+        at = pos.clamp(max=N - 1)
+        tok = torch.where(inside, self._pin_tok[rows[:, None], at], 0)
+        return tok, self._pin_mask[rows[:, None], at] & inside
 
-    def _restrict(self, da, lm: torch.Tensor, start: int, budget: int, pin_tok, pin_mask) -> torch.Tensor:
-        """Class scores ``[G, n, C]`` with the budget (EOS/pad only past it) and pins (one class) applied."""
+    def _restrict(self, da, lm: torch.Tensor, start: torch.Tensor, budget: torch.Tensor, pin_tok, pin_mask
+                  ) -> torch.Tensor:
+        """Class scores ``[G, n, C]`` with the budget (EOS/pad only past it) and pins (one class) applied;
+        ``start [G]`` is each row's first output position, ``budget [G]`` its token budget."""
         _, n, C = lm.shape
-        pos = torch.arange(start, start + n, device=lm.device)  # [n]
+        pos = start[:, None] + torch.arange(n, device=lm.device)  # [G, n]
         special = torch.zeros(C, dtype=torch.bool, device=lm.device)
         special[[da.eos_class, da.pad_class]] = True
-        lm = lm.masked_fill((pos >= budget)[None, :, None] & ~special, _NEG)
+        lm = lm.masked_fill((pos >= budget[:, None])[..., None] & ~special, _NEG)
         one = torch.arange(C, device=lm.device) == da.token_class[pin_tok][..., None]  # [G, n, C]
         return torch.where(pin_mask[..., None], torch.where(one, 0.0, _NEG).to(lm.dtype), lm)
 
-    def _end_ok(self, grp: _Group, view: PassView, n: int) -> torch.Tensor:
-        """``[G, S]`` bool: states this block may end in (the rest of the output stays completable)."""
+    def _end_ok(self, grp: _Group, offset: torch.Tensor, budget: torch.Tensor, n: int) -> torch.Tensor:
+        """``[G, S]`` bool: states this block may end in (the rest of the output stays completable);
+        ``offset [G]`` / ``budget [G]``: each row's first position in this block and its token budget."""
         da, L = grp.da, n
-        offset = view.block * L
-        n_blocks = math.ceil(view.max_tokens / L)
         G = grp.idx.numel()
         accept = da.accept.expand(G, -1)
-        if view.block >= n_blocks - 1:
-            return accept
-        rest = n_blocks * L - offset - L
+        after = offset + L  # [G] first position of the next block
+        last = after >= budget  # [G] this block is the row's last
         if not self._has_pins:
-            return (da.dist <= view.max_tokens - offset - L).expand(G, -1)
-        pin_tok, pin_mask = self._pins(grp.idx, offset + L, rest)
+            reach = da.dist[None, :] <= (budget - after)[:, None]  # [G, S]
+            return torch.where(last[:, None], accept, reach)
+        # the rest of each row's output, in whole blocks; a row whose rest is shorter than the longest is
+        # EOS/pad-only past its budget, which keeps exactly the accepting states
+        rest = int(((budget + L - 1) // L * L - after).clamp(min=0).max())
+        if rest == 0:
+            return accept
+        pin_tok, pin_mask = self._pins(grp.idx, after, rest)
         free = torch.zeros((G, rest, da.n_classes), device=self.device)
-        lm = self._restrict(da, free, offset + L, view.max_tokens, pin_tok, pin_mask)
-        return torch.isfinite(backward(da, transitions(da, lm), accept, full=False))
+        lm = self._restrict(da, free, after, budget, pin_tok, pin_mask)
+        reach = torch.isfinite(backward(da, transitions(da, lm), accept, full=False))
+        return torch.where(last[:, None], accept, reach)
 
     # -- hooks ------------------------------------------------------------------------------------
     def begin_block(self, view: PassView) -> None:
         self._setup(view.offset.device)
         n = self._canvas_length(view)
+        offset, budget = self._where(view)
         for grp in self.groups:
-            grp.end_ok = self._end_ok(grp, view, n)
+            grp.end_ok = self._end_ok(grp, offset[grp.idx], budget[grp.idx], n)
         self._bad.zero_()
         self._post = {}
 
@@ -167,9 +217,10 @@ class RegexHook(CanvasHook):
         self._setup(view.offset.device)
         n = self._canvas_length(view)
         V = self.rows[0].tokenizer.vocab_size
-        self._draw += 1
-        canvas = (self._u(self._keys(generator), 0, n) * V).long().clamp_(max=V - 1)  # [B, L] uniform tokens
-        pin_tok, pin_mask = self._pins(torch.arange(len(self.rows), device=self.device), view.block * n, n)
+        self._count_draw(view)
+        every = torch.arange(len(self.rows), device=self.device)
+        canvas = (self._u(self._keys(generator), every, 0, n) * V).long().clamp_(max=V - 1)  # [B, L] uniform tokens
+        pin_tok, pin_mask = self._pins(every, self._where(view)[0], n)
         return torch.where(pin_mask, pin_tok, canvas)
 
     def _canvas_length(self, view: PassView) -> int:
@@ -179,6 +230,7 @@ class RegexHook(CanvasHook):
         self._setup(logits.device)
         B, n, V = logits.shape  # [B, L, V]
         active = view.active.tolist()
+        offset, budget = self._where(view)
         self._post = {}
         out = None
         for grp in self.groups:
@@ -191,17 +243,17 @@ class RegexHook(CanvasHook):
             grp.live = grp.idx[grp.sel]
             x = logits if whole else logits.index_select(0, grp.live)  # [G, L, V]
             da = grp.da
-            offset = view.block * n
-            pin_tok, pin_mask = self._pins(grp.live, offset, n)
+            start, limit = offset[grp.live], budget[grp.live]  # [G] each
+            pin_tok, pin_mask = self._pins(grp.live, start, n)
             cols, col_class = columns(da, V)  # only the live tokens when few are
             xc = x if cols is None else x.index_select(-1, cols)  # [G, L, V'] (V' = V or V_live)
             lm, score = class_masses(xc, da, col_class)  # [G, L, C] each
-            lm = self._restrict(da, lm, offset, view.max_tokens, pin_tok, pin_mask)
-            score = self._restrict(da, score, offset, view.max_tokens, pin_tok, pin_mask)
+            lm = self._restrict(da, lm, start, limit, pin_tok, pin_mask)
+            score = self._restrict(da, score, start, limit, pin_tok, pin_mask)
             end_ok = grp.end_ok[grp.sel]  # [G, S]
-            start = self.state[grp.live]  # [G]
+            q0 = self.state[grp.live]  # [G]
             trans = transitions(da, lm)  # [G, L, P]
-            la = forward(da, trans, start)  # [G, L+1, S]
+            la = forward(da, trans, q0)  # [G, L+1, S]
             lb = backward(da, trans, end_ok)  # [G, L+1, S]
             post, log_z = class_posteriors(da, lm, la, lb)  # [G, L, C], [G]
             self._bad[grp.live] |= ~torch.isfinite(log_z)
@@ -216,7 +268,7 @@ class RegexHook(CanvasHook):
             if self._has_pins:  # a pinned position allows exactly its token
                 one = torch.arange(V, device=x.device) == pin_tok[..., None]  # [G, L, V]
                 vals = torch.where(pin_mask[..., None], torch.where(one, 0.0, _NEG), vals)
-            self._post[id(grp)] = dict(lm=lm, la=la, score=score, post=post, end_ok=end_ok, start=start,
+            self._post[id(grp)] = dict(lm=lm, la=la, score=score, post=post, end_ok=end_ok, start=q0,
                                        pin_tok=pin_tok, pin_mask=pin_mask, cols=cols, col_class=col_class,
                                        vals_c=vals_c)
             if whole:
@@ -229,7 +281,7 @@ class RegexHook(CanvasHook):
     def propose(self, view, logits, probs, generator):
         self._setup(logits.device)
         keys = self._keys(generator)
-        self._draw += 1
+        self._count_draw(view)
         sampled, best = view.canvas.clone(), view.canvas.clone()  # [B, L]
         for grp in self.groups:
             p = self._post.get(id(grp))
@@ -242,12 +294,12 @@ class RegexHook(CanvasHook):
                 x = p["vals_c"]  # [G, L, V_live]
             else:
                 x = logits if whole else logits.index_select(0, rows)  # [G, L, V] constrained logits
-            cls_s = backtrack(da, p["la"], p["lm"], p["end_ok"], self._u(keys[rows], 0, n + 1))  # [G, L]
+            cls_s = backtrack(da, p["la"], p["lm"], p["end_ok"], self._u(keys, rows, 0, n + 1))  # [G, L]
             vit = forward(da, transitions(da, p["score"], "max"), p["start"], op="max")  # [G, L+1, S]
             cls_b = backtrack(da, vit, p["score"], p["end_ok"], None)  # [G, L]
             # best constrained logit inside each sampled class: its best token logit, shifted like the class
             top = (p["score"] + p["post"] - p["lm"]).gather(-1, cls_s[..., None]).squeeze(-1)  # [G, L]
-            tok_s = tokens_in_class(x, p["col_class"], cls_s, self._u(keys[rows], 1, n), top)  # [G, L]
+            tok_s = tokens_in_class(x, p["col_class"], cls_s, self._u(keys, rows, 1, n), top)  # [G, L]
             tok_b = tokens_in_class(x, p["col_class"], cls_b, None)  # [G, L]
             if p["cols"] is not None:
                 tok_s, tok_b = p["cols"][tok_s], p["cols"][tok_b]
@@ -257,15 +309,15 @@ class RegexHook(CanvasHook):
 
     def renoise(self, view, accepted_canvas, renoise_mask, generator):
         keys = self._keys(generator)
-        self._draw += 1
+        self._count_draw(view)
         noise = accepted_canvas.clone()  # [B, L]
         for grp in self.groups:
             p = self._post.get(id(grp))
             if p is None:
                 continue
             rows, n = grp.live, accepted_canvas.shape[1]
-            tok = allowed_noise(grp.da, torch.isfinite(p["post"]), self._u(keys[rows], 0, n),
-                                self._u(keys[rows], 1, n))  # [G, L]
+            tok = allowed_noise(grp.da, torch.isfinite(p["post"]), self._u(keys, rows, 0, n),
+                                self._u(keys, rows, 1, n))  # [G, L]
             noise.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok))
         return noise
 
@@ -282,8 +334,9 @@ class RegexHook(CanvasHook):
 
     def finish_block(self, view, best):
         active = view.active.tolist()
+        L = int(best.shape[1])
         for grp in self.groups:
-            sel = [k for k, b in enumerate(grp.rows) if active[b]]
+            sel = [k for k, b in enumerate(grp.rows) if active[b] and b not in self.failed]
             if not sel:
                 continue
             k = torch.tensor(sel, dtype=torch.long, device=self.device)
@@ -291,8 +344,18 @@ class RegexHook(CanvasHook):
             s = walk(grp.da, best.index_select(0, rows), self.state[rows])  # [G]
             ok = (s >= 0) & grp.end_ok[k].gather(1, s.clamp(min=0)[:, None]).squeeze(1) & ~self._bad[rows]
             if not bool(ok.all()):
-                b = int(rows[~ok][0])
-                raise StructDiffError(f"row {b}: block {view.block} has no valid canvas from automaton state "
-                                      f"{int(self.state[b])} (internal invariant broken; please report)")
-            self.state[rows] = s
+                for b in rows[~ok].tolist():
+                    block = int(view.offset[b]) // L
+                    self.failed[b] = StructDiffError(
+                        f"row {b}: block {block} has no valid canvas from automaton state {int(self.state[b])} "
+                        "(internal invariant broken; please report)")
+                if not self.fail_alone:
+                    raise self.failed[min(self.failed)]
+            self.state[rows] = torch.where(ok, s, self.state[rows])
         return best
+
+    def row_cursors(self) -> list[RowCursor]:
+        """Where every row's output stands now (after a finished block: where its next block starts)."""
+        if self.device is None:
+            return list(self.cursors)
+        return [RowCursor(q, d) for q, d in zip(self.state.tolist(), self._draws.tolist())]

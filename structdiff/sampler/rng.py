@@ -48,8 +48,13 @@ def row_keys(seeds, device) -> torch.Tensor:
     return mix64(torch.tensor([_signed(int(s)) for s in seeds], dtype=torch.int64, device=device) + _GOLDEN)
 
 
-def uniforms(keys: torch.Tensor, counter: int, n: int) -> torch.Tensor:
-    """Uniforms in [0, 1): ``keys [G]``, draw ``counter`` -> ``[G, n]`` float64 (53 random bits each)."""
-    idx = torch.arange(n, dtype=torch.int64, device=keys.device) + (int(counter) << 20)  # [n]
-    z = mix64(mix64(keys[:, None] ^ (idx[None, :] * _GOLDEN)))  # [G, n]
+def uniforms(keys: torch.Tensor, counter: int | torch.Tensor, n: int) -> torch.Tensor:
+    """Uniforms in [0, 1): ``keys [G]``, draw ``counter`` (an int, or ``[G]`` int64: one per row) -> ``[G, n]``
+    float64 (53 random bits each)."""
+    idx = torch.arange(n, dtype=torch.int64, device=keys.device)  # [n]
+    if isinstance(counter, torch.Tensor):
+        idx = idx[None, :] + (counter.to(torch.int64)[:, None] << 20)  # [G, n]
+    else:
+        idx = (idx + (int(counter) << 20))[None, :]  # [1, n]
+    z = mix64(mix64(keys[:, None] ^ (idx * _GOLDEN)))  # [G, n]
     return _shr(z, 11).to(torch.float64) * (2.0 ** -53)

@@ -4,8 +4,9 @@ Each loop turn is one block (one canvas, up to ``max_passes`` passes) for the cu
 
 1. rows whose client went away leave; queued requests join, up to ``max_batch`` rows;
 2. every row's context (its prompt and its finished blocks) is left-padded into one
-   batch and ``sampler.denoise`` runs one block over it with a ``BatchHook`` (each row its
-   own compiled constraint, budget and generator);
+   batch and ``sampler.denoise`` runs one block over it with a ``BatchHook`` (one batched
+   constraint hook for all automaton rows, each with its own constraint, block, budget and
+   draws; plain rows with their own generator);
 3. rows whose output ended (EOS or budget) are checked: valid ones are answered, ones a
    validator rejects start a repair round with the rest pinned, ones out of repair rounds
    get a ``GenerationError``; the others stream their new block and stay.
@@ -28,15 +29,11 @@ from typing import Any
 
 import torch
 
+from ..constraints.hook import RowCursor
 from ..errors import GenerationError, StructDiffError
 from ..sampler import SamplerConfig, denoise
-from ..sampler.hooks import CanvasHook
-from .batch import BatchHook
-
-try:  # per-row counter-based draws of the constraint hooks (sampler.rng), where the sampler has them
-    from ..sampler.rng import seed_for_row as _seed_for_row
-except ImportError:  # pragma: no cover - older sampler: hooks draw from the generator passed to them
-    _seed_for_row = None
+from ..sampler.rng import seed_for_row
+from .batch import BatchHook, joins_batches
 
 __all__ = ["Job", "Output", "Scheduler"]
 
@@ -75,7 +72,10 @@ class Job:
     tokens: list = field(default_factory=list)
     block: int = 0
     rounds: int = 0
-    hook: Any = None
+    hook: Any = None  # the row's own hook, for a constraint that cannot join the batched one
+    pins: Any = None  # (tokens, mask) pinned in this repair round
+    row_seed: int | None = None  # key of this attempt's counter-based draws
+    cursor: RowCursor = field(default_factory=RowCursor)  # automaton state and draws made, between blocks
     submitted: float = field(default_factory=time.perf_counter)
     stats: dict = field(default_factory=lambda: {"passes": 0, "blocks": 0, "repair_rounds": 0, "max_batch_rows": 0,
                                                      "queue_seconds": 0.0, "seconds": 0.0})
@@ -83,18 +83,16 @@ class Job:
     def new_attempt(self, pins: Any = None) -> None:
         """Start the output from its first block (a repair round passes the pinned tokens)."""
         self.tokens, self.block = [], 0
+        self.hook, self.pins, self.cursor = None, pins, RowCursor()
         if self.compiled is None:
-            self.hook = CanvasHook()
-            return
-        pins = None if pins is None else [pins]
-        if _seed_for_row is None:  # hooks that draw from the row's generator
-            self.hook = self.compiled.hook_class([self.compiled], pins=pins)
             return
         if self.seed is None:
             self.seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
         # counter-based draws keyed as ``Generator(...)(prompt, seed=seed)`` keys its row 0: the same answer
-        self.hook = self.compiled.hook_class([self.compiled], pins=pins,
-                                             seeds=[_seed_for_row(self.seed, 0, self.rounds)])
+        self.row_seed = seed_for_row(self.seed, 0, self.rounds)
+        if not joins_batches(self.compiled):
+            self.hook = self.compiled.hook_class([self.compiled], pins=None if pins is None else [pins],
+                                                 seeds=[self.row_seed])
 
 
 def _as_structdiff(exc: BaseException, what: str) -> StructDiffError:
