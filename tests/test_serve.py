@@ -52,13 +52,13 @@ def _validate(instance, schema):
     cls(schema, format_checker=cls.FORMAT_CHECKER).validate(instance)
 
 
-@pytest.fixture(scope="module")
-def server():
+def _run_server(**options):
+    """A server of the tiny random model in a thread: yields its base URL, stops it after."""
     from structdiff.backend import load_model
     from structdiff.serve.command import load_app
 
     dm = load_model("tiny-random", canvas_length=32, seed=0)
-    app, _ = load_app(dm, served_name=MODEL, max_batch=8, max_passes=2, max_tokens=32, max_repair_rounds=1)
+    app, _ = load_app(dm, served_name=MODEL, max_passes=2, max_tokens=32, max_repair_rounds=1, **options)
     port = _free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     th = threading.Thread(target=srv.run, daemon=True)
@@ -70,6 +70,11 @@ def server():
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     th.join(30)
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from _run_server(max_batch=8)
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +297,7 @@ def test_tool_calls_name_a_declared_tool_with_valid_arguments(client, choice):
 def test_streaming_chunks_concatenate_to_the_final_text(client):
     for kw in ({"max_tokens": 64}, {"max_tokens": 64, "extra_body": {"guided_regex": "([a-z]{2,5} ){3,40}"}}):
         full = _chat(client, "tell a story", seed=5, **kw).choices[0].message.content
-        chunks = list(_chat(client, "tell a story", seed=5, stream=True, **kw))
+        chunks = list(_chat(client, "tell a story", seed=5, stream=True, stream_options={"include_usage": True}, **kw))
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         assert text == full
         content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
@@ -462,3 +467,65 @@ def test_serve_verb_wires_the_model_into_uvicorn(monkeypatch):
     paths = {r.path for r in seen["app"].routes}
     assert {"/v1/chat/completions", "/v1/completions", "/v1/models", "/health"} <= paths
     assert main(["serve", "--model", "tiny-random", "--max-batch", "0", "-q"]) == 2  # one-line input error
+    assert main(["serve", "--model", "tiny-random", "--max-queue", "-1", "-q"]) == 2
+
+
+@pytest.mark.tier1
+def test_stream_options_include_usage_is_honoured(client, server):
+    kw = {"max_tokens": 64, "seed": 6, "n": 2, "extra_body": {"guided_regex": "([a-z]{2,5} ){3,40}"}}
+    plain = list(_chat(client, "a list", stream=True, **kw))
+    assert all(c.usage is None for c in plain) and all(c.choices for c in plain)  # no usage chunk unless asked
+    assert plain[-1].model_extra["structdiff"]["constraint"] == "regex"  # the stats ride on the last choice chunk
+    assert len(plain[-1].model_extra["structdiff"]["choices"]) == 2
+    body = json.dumps({"model": MODEL, "messages": [{"role": "user", "content": "a list"}], "stream": True,
+                       "stream_options": {"include_usage": True}, **{k: v for k, v in kw.items() if k != "extra_body"},
+                       **kw["extra_body"]}).encode()
+    import urllib.request
+
+    req = urllib.request.Request(server + "/v1/chat/completions", data=body,
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=60) as r:
+        events = [line[6:] for line in r.read().decode().splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert all("usage" in c for c in chunks)  # OpenAI's shape: null on every chunk but the last
+    assert all(c["usage"] is None for c in chunks[:-1]) and chunks[-1]["choices"] == []
+    u = chunks[-1]["usage"]
+    assert u["completion_tokens"] > 0 and u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
+    text = {i: "" for i in range(2)}
+    for c in chunks:
+        for ch in c["choices"]:
+            text[ch["index"]] += ch["delta"].get("content") or ""
+    whole = _chat(client, "a list", **kw)
+    assert [text[0], text[1]] == [ch.message.content for ch in whole.choices]
+    got, err = _post_raw(server + "/v1/chat/completions", json.dumps(
+        {"model": MODEL, "messages": [{"role": "user", "content": "x"}], "stream_options": {"include_usage": True}}
+    ).encode())
+    assert got == 400 and "stream" in err["error"]["message"]
+
+
+@pytest.fixture(scope="module")
+def small_queue_server():
+    yield from _run_server(max_batch=1, max_queue=1)
+
+
+@pytest.mark.tier1
+def test_a_full_queue_answers_503_with_retry_after(small_queue_server):
+    client = openai.OpenAI(base_url=small_queue_server + "/v1", api_key="unused", max_retries=0, timeout=120)
+    long = {"max_tokens": 256, "seed": 1, "stream": True, "extra_body": {"guided_regex": "[a-z]{200,230}"}}
+    running = _chat(client, "one", **long)  # in the batch (max_batch 1)
+    waiting = _chat(client, "two", **long)  # the one row the queue may hold
+    try:
+        with pytest.raises(openai.InternalServerError) as e:
+            _chat(client, "three", max_tokens=16)
+        assert e.value.status_code == 503
+        assert int(e.value.response.headers["retry-after"]) >= 1
+        err = e.value.response.json()["error"]
+        assert err["code"] == "queue_full" and "--max-queue" in err["message"]
+        assert _get(small_queue_server + "/health")["max_queue"] == 1
+    finally:
+        running.response.close()
+        waiting.response.close()
+    h = _wait_idle(small_queue_server)
+    assert h["active_rows"] == 0 and h["queued_rows"] == 0
+    assert _chat(client, "four", max_tokens=16, seed=0).choices[0].finish_reason in ("stop", "length")

@@ -80,8 +80,8 @@ class RegexHook(CanvasHook):
     cursors : sequence of RowCursor, optional
         Per row, where its output stands (a row continuing from another hook); default: its start.
     fail_alone : bool
-        ``finish_block`` records a row without a valid canvas in ``failed`` (and stops touching it)
-        instead of raising, so the other rows go on.
+        ``finish_block`` records a row without a valid canvas in ``failed`` (row -> error; its state is
+        left as it was) instead of raising, so the other rows go on.
     """
 
     def __init__(self, rows: Sequence, pins: Sequence | None = None, seeds: Sequence[int] | None = None,

@@ -9,6 +9,8 @@ Status codes (every error body is OpenAI's ``{"error": {message, type, param, co
 * 404 unknown route;
 * 422 ``generation_error`` (``code: "repair_rounds_exhausted"``): validators still reject the output
   after the repair rounds;
+* 503 ``server_error`` (``code: "queue_full"``) with a ``Retry-After`` header (seconds): more rows would
+  wait for the batch than ``--max-queue`` allows; nothing of the request was queued;
 * 500 ``server_error``: anything else, with a one-line message and never a traceback.
 """
 
@@ -34,7 +36,7 @@ from .cache import CompileCache
 from .prompts import chat_prompt_ids, completion_prompt_ids
 from .protocol import ApiError, ChatRequest, CompletionRequest, error_body
 from .responses import chat_body, chat_message, completion_body, finish_reason, new_id, stats_field, usage
-from .scheduler import Job, Output, Scheduler
+from .scheduler import Job, Output, QueueFull, Scheduler
 from .spec import OutputSpec, output_spec
 
 __all__ = ["MAX_ROWS", "ServeState", "create_app"]
@@ -63,15 +65,17 @@ class ServeState:
         Validator repair rounds before a 422.
     cache_size : int
         Compiled constraints kept.
+    max_queue : int
+        Rows that may wait for a place in the batch before requests get a 503 (0: no limit).
     """
 
     def __init__(self, model: Any, *, served_name: str, max_batch: int = 8, max_passes: int = 48,
-                 max_tokens: int = 256, max_repair_rounds: int = 3, cache_size: int = 256):
+                 max_tokens: int = 256, max_repair_rounds: int = 3, cache_size: int = 256, max_queue: int = 256):
         self.model = model
         self.served_name = served_name
         self.max_tokens = max_tokens
         self.max_repair_rounds = max_repair_rounds
-        self.scheduler = Scheduler(model, max_batch=max_batch, max_passes=max_passes)
+        self.scheduler = Scheduler(model, max_batch=max_batch, max_passes=max_passes, max_queue=max_queue)
         self.cache = CompileCache(model.tokenizer, model.canvas_length, size=cache_size)
         self.started = int(time.time())
 
@@ -206,15 +210,23 @@ def _stable(text: str) -> str:
 
 
 async def _stream(state: ServeState, jobs: list[Job], events: _Events, *, chat: bool, spec: OutputSpec,
-                  prompt_tokens: int, extra_base: dict) -> AsyncIterator[str]:
-    """Server-sent events: a role chunk, one chunk per finished block, a final chunk per choice, then usage."""
+                  prompt_tokens: int, extra_base: dict, include_usage: bool) -> AsyncIterator[str]:
+    """Server-sent events: a role chunk, one chunk per finished block, a final chunk per choice (the last one
+    carries the ``structdiff`` field), then, with ``include_usage``, a chunk with ``usage`` and no choices."""
     rid, created, model = new_id("chatcmpl" if chat else "cmpl"), int(time.time()), state.served_name
     obj = "chat.completion.chunk" if chat else "text_completion"
+    head = {"id": rid, "object": obj, "created": created, "model": model, "system_fingerprint": None}
 
-    def chunk(i: int, delta: dict | str, finish: str | None = None) -> str:
+    def chunk(i: int, delta: dict | str, finish: str | None = None, extra: dict | None = None) -> str:
         choice = {"index": i, "delta": delta} if chat else {"index": i, "text": delta}
-        return _sse({"id": rid, "object": obj, "created": created, "model": model, "system_fingerprint": None,
-                     "choices": [{**choice, "logprobs": None, "finish_reason": finish}]})
+        body = {**head, "choices": [{**choice, "logprobs": None, "finish_reason": finish}]}
+        if include_usage:  # OpenAI: every chunk says usage null, the last one has it
+            body["usage"] = None
+        return _sse({**body, **(extra or {})})
+
+    def stats() -> dict:
+        return {"structdiff": {**extra_base, **stats_field(spec, outs, extra_base.get("compile"),  # type: ignore
+                                                           extra_base["ignored_fields"])}}
 
     sent = [""] * len(jobs)
     outs: list[Output | None] = [None] * len(jobs)
@@ -244,6 +256,7 @@ async def _stream(state: ServeState, jobs: list[Job], events: _Events, *, chat: 
                                                          "without stream")).body())
                 return
             rest = out.text[len(sent[i]):]
+            last = None if include_usage or left else stats()  # without a usage chunk: on the last choice chunk
             if chat:
                 msg = chat_message(spec, out) if spec.kind == "tools" else {"content": rest}
                 if spec.kind == "tools":
@@ -252,14 +265,11 @@ async def _stream(state: ServeState, jobs: list[Job], events: _Events, *, chat: 
                         delta["tool_calls"] = [{"index": k, **c} for k, c in enumerate(msg["tool_calls"])]
                 else:
                     delta = {"content": rest} if rest else {}
-                yield chunk(i, delta, finish_reason(spec, out, msg))
+                yield chunk(i, delta, finish_reason(spec, out, msg), last)
             else:
-                yield chunk(i, rest, finish_reason(spec, out))
-        final = {"id": rid, "object": obj, "created": created, "model": model, "system_fingerprint": None,
-                 "choices": [], "usage": usage(prompt_tokens, outs),  # type: ignore[arg-type]
-                 "structdiff": {**extra_base, **stats_field(spec, outs, extra_base.get("compile"),  # type: ignore
-                                                            extra_base["ignored_fields"])}}
-        yield _sse(final)
+                yield chunk(i, rest, finish_reason(spec, out), last)
+        if include_usage:
+            yield _sse({**head, "choices": [], "usage": usage(prompt_tokens, outs), **stats()})  # type: ignore
         yield "data: [DONE]\n\n"
     finally:
         for j, o in zip(jobs, outs):
@@ -294,15 +304,20 @@ async def _serve(state: ServeState, req: ChatRequest | CompletionRequest, reques
     stream = bool(req.stream) and spec.kind != "tools" and (compiled is None or not _can_repair(compiled))
     events = _Events(request)
     jobs = state.jobs(prompts, req.n, compiled, max_tokens, req, stream, events.notify_for)
-    for j in jobs:
-        state.scheduler.submit(j)
+    try:
+        state.scheduler.submit_all(jobs)
+    except QueueFull as exc:
+        events.close()
+        raise ApiError(503, str(exc), type="server_error", code="queue_full",
+                       headers={"Retry-After": str(exc.retry_after)}) from None
     prompt_tokens = sum(len(p) for p in prompts)
     extra = {"ignored_fields": req.ignored()}
     if compile_info is not None:
         extra["compile"] = compile_info
     if req.stream:
+        include_usage = bool(req.stream_options and req.stream_options.include_usage)
         return StreamingResponse(_stream(state, jobs, events, chat=chat, spec=spec, prompt_tokens=prompt_tokens,
-                                         extra_base=extra), media_type="text/event-stream",
+                                         extra_base=extra, include_usage=include_usage), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     outs = await _collect(state, jobs, events)
     body = (chat_body if chat else completion_body)(state.served_name, spec, outs, prompt_tokens,
@@ -339,7 +354,7 @@ def create_app(state: ServeState) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--max-batch", type=int, default=8, help="requests denoised together at most (default 8)")
     p.add_argument("--max-passes", type=int, default=48, help="model passes per canvas (default 48)")
+    p.add_argument("--max-queue", type=int, default=256, help="rows that may wait for the batch before requests "
+                   "get 503 + Retry-After (default 256; 0: no limit)")
     p.add_argument("--max-tokens", type=int, default=256, help="budget of a chat request that sets none (default 256)")
     p.add_argument("--repair-rounds", type=int, default=3, help="validator repair rounds before a 422 (default 3)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
@@ -31,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def load_app(model: Any, *, served_name: str | None = None, max_batch: int = 8, max_passes: int = 48,
-             max_tokens: int = 256, max_repair_rounds: int = 3):
+             max_tokens: int = 256, max_repair_rounds: int = 3, max_queue: int = 256):
     """(FastAPI app, ServeState) for ``model`` (a ``DiffusionModel``)."""
     try:
         from .app import ServeState, create_app
@@ -41,8 +43,11 @@ def load_app(model: Any, *, served_name: str | None = None, max_batch: int = 8, 
     for name, v in (("max_batch", max_batch), ("max_passes", max_passes), ("max_tokens", max_tokens)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise InputError(f"{name} must be an int >= 1, got {v!r}")
+    if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 0:
+        raise InputError(f"max_queue must be an int >= 0 (0: no limit), got {max_queue!r}")
     state = ServeState(model, served_name=served_name or "structdiff-small", max_batch=max_batch,
-                       max_passes=max_passes, max_tokens=max_tokens, max_repair_rounds=max_repair_rounds)
+                       max_passes=max_passes, max_tokens=max_tokens, max_repair_rounds=max_repair_rounds,
+                       max_queue=max_queue)
     return create_app(state), state
 
 
@@ -68,5 +73,5 @@ def cmd_serve(args) -> int:
               f"http://{args.host}:{args.port}/v1 (max batch {args.max_batch})", file=sys.stderr, flush=True)
     serve(args.model, host=args.host, port=args.port, served_name=args.served_model_name, device=args.device,
           dtype=args.dtype, log_level=args.log_level, max_batch=args.max_batch, max_passes=args.max_passes,
-          max_tokens=args.max_tokens, max_repair_rounds=args.repair_rounds)
+          max_tokens=args.max_tokens, max_repair_rounds=args.repair_rounds, max_queue=args.max_queue)
     return 0

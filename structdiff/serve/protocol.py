@@ -22,6 +22,7 @@ __all__ = [
     "ChatRequest",
     "CompletionRequest",
     "ResponseFormat",
+    "StreamOptions",
     "StructuredOutputs",
     "Tool",
     "error_body",
@@ -34,9 +35,10 @@ class ApiError(Exception):
     """An error answered in OpenAI's shape: HTTP ``status`` and ``{"error": {message, type, param, code}}``."""
 
     def __init__(self, status: int, message: str, *, type: str = "invalid_request_error", param: str | None = None,
-                 code: str | None = None):
+                 code: str | None = None, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.message, self.type, self.param, self.code = status, message, type, param, code
+        self.headers = headers  # extra HTTP headers of the answer (Retry-After of a 503)
 
     def body(self) -> dict:
         return error_body(self.message, type=self.type, param=self.param, code=self.code)
@@ -112,6 +114,13 @@ class StructuredOutputs(BaseModel):
     json_object: bool | None = None
 
 
+class StreamOptions(_Strict):
+    """OpenAI's ``stream_options``: ``include_usage`` adds a last chunk with ``usage`` (and ``"usage": null`` on
+    every other chunk)."""
+
+    include_usage: bool | None = None
+
+
 class ToolCallFunction(BaseModel):
     name: str
     arguments: str
@@ -156,7 +165,7 @@ class _Common(_Model):
     n: int = Field(default=1, ge=1, le=MAX_N)
     seed: int | None = Field(default=None, ge=-(2**63), le=2**63 - 1)  # int64, as vLLM
     stream: bool = False
-    stream_options: dict[str, Any] | None = None
+    stream_options: StreamOptions | None = None
     response_format: ResponseFormat | None = None
     structured_outputs: StructuredOutputs | None = None
     guided_json: dict[str, Any] | str | bool | None = None
@@ -171,6 +180,12 @@ class _Common(_Model):
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     logit_bias: dict[str, float] | None = None
+
+    @model_validator(mode="after")
+    def _stream_options_need_stream(self):
+        if self.stream_options is not None and not self.stream:
+            raise ValueError("stream_options is only allowed when stream is true")
+        return self
 
     def refuse_unsupported(self) -> None:
         """400 for sampling options the diffusion sampler cannot honour."""

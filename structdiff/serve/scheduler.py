@@ -20,6 +20,7 @@ pass per block against up to ``max_passes`` canvas passes.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -35,7 +36,7 @@ from ..sampler import SamplerConfig, denoise
 from ..sampler.rng import seed_for_row
 from .batch import BatchHook, joins_batches
 
-__all__ = ["Job", "Output", "Scheduler"]
+__all__ = ["Job", "Output", "QueueFull", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,15 @@ class Job:
                                                  seeds=[self.row_seed])
 
 
+class QueueFull(Exception):
+    """The queue has no room for a request's rows; ``retry_after``: whole seconds until it likely has."""
+
+    def __init__(self, queued: int, limit: int, retry_after: int):
+        super().__init__(f"the server's queue is full ({queued} rows waiting, at most {limit}): retry after "
+                         f"{retry_after} s, or start the server with a larger --max-queue")
+        self.retry_after = retry_after
+
+
 def _as_structdiff(exc: BaseException, what: str) -> StructDiffError:
     return exc if isinstance(exc, StructDiffError) else StructDiffError(f"{what} ({type(exc).__name__}: {exc})")
 
@@ -110,13 +120,19 @@ class Scheduler:
         Rows denoised together at most.
     max_passes : int
         Passes per canvas (the sampler's ``max_passes``).
+    max_queue : int
+        Rows that may wait for a place in the batch; a request that would exceed it is refused
+        (``QueueFull``) as a whole. 0: no limit.
     sampler_options : dict
         Other ``SamplerConfig`` fields.
     """
 
-    def __init__(self, model: Any, *, max_batch: int = 8, max_passes: int = 48, **sampler_options: Any):
+    def __init__(self, model: Any, *, max_batch: int = 8, max_passes: int = 48, max_queue: int = 0,
+                 **sampler_options: Any):
         self.model = model
         self.max_batch = int(max_batch)
+        self.max_queue = int(max_queue)
+        self.block_seconds = 0.0  # moving average of one block's wall time (for Retry-After)
         self.config = SamplerConfig(max_tokens=model.canvas_length, max_passes=max_passes, **sampler_options)
         self._queue: deque[Job] = deque()
         self._active: list[Job] = []
@@ -139,14 +155,30 @@ class Scheduler:
             self._thread.join(timeout)
 
     def submit(self, job: Job) -> None:
-        try:
-            job.new_attempt()
-        except Exception as exc:  # noqa: BLE001 - a hook that cannot be built fails its request only
-            job.notify("error", _as_structdiff(exc, "the constraint hook could not be built"))
-            return
+        self.submit_all([job])
+
+    def submit_all(self, jobs: list[Job]) -> None:
+        """Queue every row of one request, or none: ``QueueFull`` when more than ``max_queue`` rows would wait
+        for a place in the batch."""
+        ready = []
+        for job in jobs:
+            try:
+                job.new_attempt()
+            except Exception as exc:  # noqa: BLE001 - a hook that cannot be built fails its request only
+                job.notify("error", _as_structdiff(exc, "the constraint hook could not be built"))
+                continue
+            ready.append(job)
         with self._cv:
-            self._queue.append(job)
+            rows = len(self._queue) + len(self._active)  # an idle server takes any request (no starvation)
+            if self.max_queue and rows and rows + len(ready) - self.max_batch > self.max_queue:
+                raise QueueFull(max(0, rows - self.max_batch), self.max_queue, self._retry_after())
+            self._queue.extend(ready)
             self._cv.notify_all()
+
+    def _retry_after(self) -> int:
+        """Seconds until the rows now waiting have likely joined the batch (a block per ``max_batch`` of them)."""
+        turns = 1 + len(self._queue) // self.max_batch
+        return max(1, math.ceil(turns * self.block_seconds))
 
     def cancel(self, job: Job) -> None:
         """The client went away: the row leaves at the next block boundary (or never joins)."""
@@ -157,7 +189,7 @@ class Scheduler:
     def load(self) -> dict:
         with self._cv:
             return {"active_rows": len(self._active), "queued_rows": len(self._queue), "blocks_run": self.blocks_run,
-                    "rows_run": self.rows_run, "max_batch": self.max_batch}
+                    "rows_run": self.rows_run, "max_batch": self.max_batch, "max_queue": self.max_queue}
 
     # -- the model thread ------------------------------------------------------------------------
     def _run(self) -> None:
@@ -199,7 +231,10 @@ class Scheduler:
             ids[k, width - len(c):] = torch.tensor(c, dtype=torch.long)
             mask[k, width - len(c):] = True
         hook = BatchHook(batch, dm.vocab_size, L)
+        t0 = time.perf_counter()
         out = denoise(dm, ids, config=self.config, hook=hook, attention_mask=mask)
+        dt = time.perf_counter() - t0
+        self.block_seconds = dt if not self.blocks_run else 0.8 * self.block_seconds + 0.2 * dt
         self.blocks_run += 1
         self.rows_run += len(batch)
         block_tokens = out.tokens.cpu()  # [B, L]: one host copy per block
