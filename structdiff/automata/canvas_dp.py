@@ -30,19 +30,75 @@ import torch
 
 from .automaton import TokenAutomaton
 
-__all__ = ["DeviceAutomaton", "device_automaton", "columns", "class_masses", "transitions", "forward", "backward", "class_posteriors",
-           "backtrack", "tokens_in_class", "allowed_noise", "walk", "accepts"]
+__all__ = ["DeviceAutomaton", "device_automaton", "Layout", "layout", "Masses", "class_masses", "set_values", "forward",
+           "backward", "class_posteriors", "backtrack", "draw_in_class", "best_in_class", "allowed_noise", "walk",
+           "accepts"]
 
 _NEG = float("-inf")
 _FLOOR = -80.0  # exp() below this would be a float32 subnormal (slow, and negligible beside the max term 1)
 _CHUNK_ELEMS = 1 << 22  # [G, chunk, E] float32 temporaries of class_posteriors stay under 16 MB
+_LANES = 4
 _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 64
 
 
 @dataclass(frozen=True, eq=False)
+class Reduce:
+    """A segment reduction (``N`` items into ``S`` segments) as dense padded rows, for the sequential DP steps:
+    item slots ``[R, D]`` reduced over ``D``, then (when some segment is long) each segment's rows ``[S, D2]``
+    reduced over ``D2``. Pad slots and rows read a value that is always ``-inf``; one torch reduction per
+    level keeps the per-row max shift exact in log space."""
+
+    slot: torch.Tensor  # [R*D] long item of every slot (N: pad)
+    D: int
+    rows: torch.Tensor | None  # [S*D2] long level-1 row of every (segment, k) (R-1: the all-pad row); None: R == S
+    D2: int
+
+
+def _reduce(seg: np.ndarray, n_seg: int, dev) -> Reduce:
+    """``Reduce`` of items with segment ids ``seg [N]``: one level when padding costs at most ~2x, else two, with
+    the row width that reads the fewest slots."""
+    N = seg.size
+    order = np.argsort(seg, kind="stable")
+    counts = np.bincount(seg, minlength=n_seg)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(N, dtype=np.int64)
+    rank[order] = np.arange(N) - np.repeat(first, counts)  # position of each item inside its segment
+    longest = int(counts.max(initial=1)) or 1
+
+    def t(x):
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.int64)).to(dev)
+
+    if n_seg * longest <= 2 * N + 64:
+        slot = np.full((n_seg, longest), N, dtype=np.int64)
+        slot[seg, rank] = np.arange(N)
+        return Reduce(t(slot.ravel()), longest, None, 1)
+
+    def cost(w):
+        nrow = -(-counts // w)
+        return (int(nrow.sum()) + 1) * w + n_seg * int(nrow.max(initial=1))
+
+    width = min((4, 8, 16, 32, 64), key=cost)
+    nrow = -(-counts // width)  # [S] rows of each segment (0 for an empty one)
+    row0 = np.concatenate([[0], np.cumsum(nrow)[:-1]])
+    R = int(nrow.sum()) + 1  # + one all-pad row
+    slot = np.full((R, width), N, dtype=np.int64)
+    slot[row0[seg] + rank // width, rank % width] = np.arange(N)
+    D2 = int(nrow.max(initial=1)) or 1
+    rows = np.full((n_seg, D2), R - 1, dtype=np.int64)
+    k = np.arange(D2)
+    has = k[None, :] < nrow[:, None]
+    rows[has] = (row0[:, None] + k[None, :])[has]
+    return Reduce(t(slot.ravel()), width, t(rows.ravel()), D2)
+
+
+@dataclass(frozen=True, eq=False)
 class DeviceAutomaton:
-    """A ``TokenAutomaton``'s arrays as tensors on one device (built once per automaton and device)."""
+    """A ``TokenAutomaton``'s arrays as tensors on one device (built once per automaton and device).
+
+    The DP works on state pairs ``(src, dst)`` (``P``, all edges between two states as one) and on the distinct
+    class sets of the pairs (``T``: a pair's weight is its class set's mass, computed once per set).
+    """
 
     key: str
     n_states: int
@@ -60,12 +116,16 @@ class DeviceAutomaton:
     trans_dst: torch.Tensor  # [E] long ``dst`` in ``trans_key`` order
     accept: torch.Tensor  # [S] bool
     dist: torch.Tensor  # [S] long fewest tokens to an accepting state
-    dst_start: torch.Tensor  # [S+1] long CSR of incoming edges (edges are sorted by dst)
-    max_in: int  # largest in-degree
     member_class: torch.Tensor  # [V_live] long class of every member (non-decreasing)
-    edge_pair: torch.Tensor  # [E] long the (src, dst) pair of every edge
-    pair_src: torch.Tensor  # [P] long
-    pair_dst: torch.Tensor  # [P] long
+    pair_src: torch.Tensor  # [P+1] long (the last: a pad pair, state 0)
+    pair_dst: torch.Tensor  # [P+1] long
+    pair_set: torch.Tensor  # [P+1] long class set of every pair (the pad pair: T, always -inf)
+    n_sets: int  # T
+    set_id: torch.Tensor  # [K] long (set, class) entries of the distinct class sets, by set
+    set_cls: torch.Tensor  # [K] long
+    fwd: Reduce  # pairs into their dst
+    bwd: Reduce  # pairs into their src
+    sets: Reduce  # (set, class) entries into their set
 
 
 def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> DeviceAutomaton:
@@ -76,33 +136,91 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
     if hit is not None:
         _MEMO.move_to_end(mkey)
         return hit
-    C = auto.n_classes
+    C, S = auto.n_classes, auto.n_states
     tc = np.where(auto.token_class < 0, C, auto.token_class)
     key = auto.e_src * (C + 1) + auto.e_cls
     order = np.argsort(key, kind="stable")
-    starts = np.searchsorted(auto.e_dst, np.arange(auto.n_states + 1))
-    pairs, edge_pair = np.unique(auto.e_dst * auto.n_states + auto.e_src, return_inverse=True)
+    pairs, edge_pair = np.unique(auto.e_dst * S + auto.e_src, return_inverse=True)
+    edge_pair = edge_pair.ravel()
+    P = pairs.size
+    # the class set of every pair, as a tuple; equal sets share one id
+    by_pair = np.lexsort((auto.e_cls, edge_pair))
+    bounds = np.searchsorted(edge_pair[by_pair], np.arange(P + 1))
+    cls_sorted = auto.e_cls[by_pair]
+    set_ids: dict = {}
+    pair_set = np.empty(P + 1, dtype=np.int64)
+    for p in range(P):
+        pair_set[p] = set_ids.setdefault(cls_sorted[bounds[p]:bounds[p + 1]].tobytes(), len(set_ids))
+    T = len(set_ids)
+    pair_set[P] = T
+    set_cls = [np.frombuffer(k, dtype=cls_sorted.dtype) for k in set_ids]
+    set_id = np.repeat(np.arange(T), [c.size for c in set_cls])
+    pair_src = np.append(pairs % S, 0)
+    pair_dst = np.append(pairs // S, 0)
 
     def t(a, dtype=torch.long):
         return torch.from_numpy(np.array(a)).to(device=dev, dtype=dtype)
 
-    da = DeviceAutomaton(auto.key, auto.n_states, C, auto.eos_class, auto.pad_class, t(tc), t(auto.members),
+    da = DeviceAutomaton(auto.key, S, C, auto.eos_class, auto.pad_class, t(tc), t(auto.members),
                          t(auto.class_start), t(np.diff(auto.class_start), torch.float32), t(auto.e_src),
                          t(auto.e_cls), t(auto.e_dst), t(key[order]), t(auto.e_dst[order]),
-                         t(auto.accept, torch.bool), t(auto.dist), t(starts), int(np.diff(starts).max(initial=1)), t(tc[auto.members]), t(edge_pair.ravel()),
-                         t(pairs % auto.n_states), t(pairs // auto.n_states))
+                         t(auto.accept, torch.bool), t(auto.dist),
+                         t(tc[auto.members]), t(pair_src), t(pair_dst), t(pair_set), T, t(set_id),
+                         t(np.concatenate(set_cls + [np.zeros(0, dtype=np.int64)])),
+                         _reduce(pairs // S, S, dev), _reduce(pairs % S, S, dev), _reduce(set_id, T, dev))
     _MEMO[mkey] = da
     if len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
     return da
 
 
-def columns(da: DeviceAutomaton, V: int) -> tuple[torch.Tensor | None, torch.Tensor]:
-    """(vocabulary columns to work on or ``None`` for all ``V``, their class ``[V']``): only the live tokens
-    when at most half of the vocabulary is live (one gather then saves more than it costs)."""
-    if 2 * da.members.numel() <= V:
-        return da.members, da.member_class
-    return None, da.token_class
+@dataclass(frozen=True, eq=False)
+class Layout:
+    """How the per-pass work reads ``V'`` logit columns of one automaton: their classes, and blocks of columns
+    (``(column // K) * (C+1) + class``) whose per-block class sums / maxima let a draw read one block, not ``V'``."""
+
+    cols: torch.Tensor | None  # [V'] vocabulary ids of the columns, or None: all V
+    col_class: torch.Tensor  # [V'] long class of every column (C: a column no class holds)
+    n_cols: int
+    sum_block: int  # K columns per block of the class sums
+    sum_index: torch.Tensor  # [V'] long
+    sum_class: torch.Tensor  # [nb, K] int32 class of every column of every block (-1: past the end)
+    max_block: int
+    max_index: torch.Tensor  # [V'] long
+    max_class: torch.Tensor  # [nb', K'] int32
+
+
+def _blocked(col_class: torch.Tensor, C: int, cells: int, least: int, most: int, lanes: int = 1
+             ) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(K, block-and-class(-and-lane) index ``[V']``, classes by block ``[nb, K]``) with about ``cells`` (block, class)
+    cells per position, ``least`` to ``most`` blocks; neighbouring columns go to ``lanes`` different cells."""
+    n = col_class.numel()
+    nb = 1 << max(0, min(max(least, cells // (C + 1)), most, n).bit_length() - 1)  # a power of two: K often divides V
+    K = -(-n // nb)
+    nb = -(-n // K)
+    by_block = torch.full((nb * K,), -1, dtype=torch.int32, device=col_class.device)
+    by_block[:n] = col_class
+    col = torch.arange(n, device=col_class.device)
+    return K, (col // K * (C + 1) + col_class) * lanes + col % lanes, by_block.view(nb, K)
+
+
+def layout(da: DeviceAutomaton, V: int) -> Layout:
+    """Memoised ``Layout`` of ``da`` for a vocabulary of ``V``: only the live tokens when at most half of it is
+    live (one gather then saves more than it costs)."""
+    mkey = ("layout", da.key, str(da.token_class.device), V)
+    hit = _MEMO.get(mkey)
+    if hit is not None:
+        return hit
+    cols, col_class = (da.members, da.member_class) if 2 * da.members.numel() <= V else (None, da.token_class)
+    # destinations of a few thousand cells stay in cache: scatter_add barely slows down, scatter amax does;
+    # runs of columns of one class would make the sum one long dependency chain: 4 lanes break it
+    ks, si, sc = _blocked(col_class, da.n_classes, 4096, 8, 64, _LANES)
+    km, mi, mc = _blocked(col_class, da.n_classes, 2048, 4, 16)
+    lay = Layout(cols, col_class, col_class.numel(), ks, si, sc, km, mi, mc)
+    _MEMO[mkey] = lay
+    if len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return lay
 
 
 def _segment_lse(vals: torch.Tensor, index: torch.Tensor, size: int, op: str = "sum") -> torch.Tensor:
@@ -118,159 +236,265 @@ def _segment_lse(vals: torch.Tensor, index: torch.Tensor, size: int, op: str = "
     return safe + tot.log()
 
 
-def class_masses(x: torch.Tensor, da: DeviceAutomaton, token_class: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tempered logits ``[G, L, V]`` -> (class log-mass ``[G, L, C]``, best token logit per class ``[G, L, C]``).
+@dataclass
+class Masses:
+    """One pass's class statistics of ``G`` rows (``nb``: blocks of columns, see ``Layout``)."""
 
-    ``token_class [V]`` is the class of every column of ``x`` (default: the whole vocabulary's);
-    ``C`` marks a column no class holds.
+    lm: torch.Tensor  # [G, L, C] class log-mass, up to a per-position constant
+    best: torch.Tensor  # [G, L, C] best token logit per class
+    top: torch.Tensor  # [G, L, 1] best logit of the position
+    block_sum: torch.Tensor  # [G, L, nb, C+1] class mass per block, relative to ``top``
+    block_max: torch.Tensor  # [G, L, nb', C+1] best logit per block and class
 
-    Sums use one max shift per position, with token terms floored at ``e^-80`` of the position's
-    best token (no float32 subnormals); so every class with a token keeps a finite mass (the support
-    never depends on underflow), exact for classes within ~70 nats of the position's best token.
+
+def _rel_exp(x: torch.Tensor, top: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``exp(x - top)`` with the exponent floored at -80 (never a float32 subnormal; one arithmetic for sums and draws)."""
+    return torch.sub(x, top, out=out).clamp_(min=_FLOOR).exp_()
+
+
+def class_masses(x: torch.Tensor, da: DeviceAutomaton, lay: Layout, work: torch.Tensor | None = None) -> Masses:
+    """Tempered logits ``[G, L, V']`` (the columns of ``lay``) -> ``Masses``; ``work`` an optional ``[G, L, V']`` scratch.
+
+    Four passes over the logits: the best logit, one exponential, one scatter-add and one scatter-max into
+    (block, class) cells. Token terms are floored at ``e^-80`` of the position's best token, so every class
+    with a token keeps a finite mass (the support never depends on underflow), exact for classes within
+    ~70 nats of the position's best token.
     """
     G, L, V = x.shape
-    C = da.n_classes
-    idx = (da.token_class if token_class is None else token_class).expand(G, L, V)  # [G, L, V] view
+    C1 = da.n_classes + 1
     top = x.amax(-1, keepdim=True)  # [G, L, 1]
-    tot = x.new_zeros(G, L, C + 1).scatter_add_(-1, idx, (x - top).clamp_(min=_FLOOR).exp_())  # [G, L, C+1]
-    cmax = x.new_full((G, L, C + 1), _NEG).scatter_reduce_(-1, idx, x, "amax")  # [G, L, C+1]
-    lm = torch.where(tot > 0, top + tot.log(), _NEG)  # empty classes (none of their tokens exists): -inf
-    return lm[..., :C], cmax[..., :C]
+    w = _rel_exp(x, top, work)  # [G, L, V']
+    bsum = x.new_zeros(G, L, lay.sum_class.shape[0], C1, _LANES)
+    bsum = bsum.view(G, L, -1).scatter_add_(-1, lay.sum_index.expand(G, L, V), w).view(*bsum.shape).sum(-1)
+    bmax = x.new_full((G, L, lay.max_class.shape[0], C1), _NEG)
+    bmax.view(G, L, -1).scatter_reduce_(-1, lay.max_index.expand(G, L, V), x, "amax")
+    tot = bsum.sum(2)[..., :-1]  # [G, L, C]
+    lm = torch.where(tot > 0, tot.log(), _NEG)  # empty classes (none of their tokens exists): -inf
+    return Masses(lm, bmax.amax(2)[..., :-1], top, bsum, bmax)
 
 
-def transitions(da: DeviceAutomaton, lm: torch.Tensor, op: str = "sum") -> torch.Tensor:
-    """Class scores ``[G, L, C]`` -> log weight of every state pair ``[G, L, P]`` (sum or max over its classes).
-
-    Edges that join the same two states collapse before the sequential loop, in chunks of positions.
-    """
-    G, L, _ = lm.shape
-    E, P = int(da.cls.numel()), int(da.pair_src.numel())
-    out = lm.new_empty(G, L, P)
-    step = max(1, _CHUNK_ELEMS // max(1, G * E))
-    for i in range(0, L, step):
-        j = min(L, i + step)
-        vals = lm[:, i:j].index_select(2, da.cls).reshape(-1, E)  # [G*l, E]
-        out[:, i:j] = _segment_lse(vals, da.edge_pair, P, op).view(G, j - i, P)
+def set_values(da: DeviceAutomaton, lm: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """Class scores ``[G, L, C]`` -> log weight (sum, or max) of every distinct class set, position-major ``[L, G, T+1]``
+    (the last column ``-inf``: the pad pair's)."""
+    G, L, C = lm.shape
+    K = int(da.set_cls.numel())
+    out = lm.new_full((L, G, da.n_sets + 1), _NEG)
+    vals = lm.transpose(0, 1).reshape(L * G, C).index_select(1, da.set_cls)  # [L*G, K]
+    step = max(1, _CHUNK_ELEMS // max(1, K))
+    flat = out.view(L * G, -1)
+    for i in range(0, L * G, step):
+        flat[i:i + step, :-1] = _segment_lse(vals[i:i + step], da.set_id, da.n_sets, op)
     return out
 
 
-def forward(da: DeviceAutomaton, trans: torch.Tensor, start: torch.Tensor, op: str = "sum") -> torch.Tensor:
-    """``[G, L+1, S]`` log mass (``op="max"``: best score) of prefixes ending in each state; ``trans [G, L, P]``."""
-    G, L, _ = trans.shape
-    la = trans.new_full((G, L + 1, da.n_states), _NEG)
-    la[:, 0].scatter_(1, start[:, None], 0.0)
-    for i in range(L):
-        vals = la[:, i].index_select(1, da.pair_src) + trans[:, i]  # [G, P]
-        la[:, i + 1] = _segment_lse(vals, da.pair_dst, da.n_states, op)
-    return la
+def _run(da: DeviceAutomaton, red: Reduce, svals: torch.Tensor, first: torch.Tensor, backward_: bool, op: str,
+         keep: bool = True) -> torch.Tensor:
+    """The sequential DP over positions: ``svals [L, G, T+1]``, ``first [G, S]`` -> ``[L+1, G, S]`` (``keep=False``: the last)."""
+    L, G, _ = svals.shape
+    S = da.n_states
+    reduce = torch.logsumexp if op == "sum" else torch.amax
+    gather_state = (da.pair_dst if backward_ else da.pair_src)[red.slot]  # [R*D] state each slot reads
+    slot_set = da.pair_set[red.slot]  # [R*D]
+    R = red.slot.numel() // red.D
+    table = svals.new_full((L + 1, G, S), _NEG) if keep else None
+    cur = first
+    order = range(L - 1, -1, -1) if backward_ else range(L)
+    for i in order:
+        v = cur.index_select(1, gather_state) + svals[i].index_select(1, slot_set)  # [G, R*D]
+        r = reduce(v.view(G, R, red.D), -1)  # [G, R]
+        if red.rows is not None:
+            r = reduce(r.index_select(1, red.rows).view(G, S, red.D2), -1)  # [G, S]
+        if keep:
+            table[i if backward_ else i + 1] = r
+        cur = r
+    if keep:
+        table[L if backward_ else 0] = first
+        return table
+    return cur
 
 
-def backward(da: DeviceAutomaton, trans: torch.Tensor, end_ok: torch.Tensor, full: bool = True) -> torch.Tensor:
-    """``[G, L+1, S]`` log mass of valid suffixes from each state (``end_ok [G, S]`` bool); ``full=False``: ``[G, S]`` at 0."""
-    G, L, _ = trans.shape
-    cur = torch.where(end_ok, 0.0, _NEG).to(trans.dtype)  # [G, S]
-    lb = trans.new_full((G, L + 1, da.n_states), _NEG) if full else None
-    if full:
-        lb[:, L] = cur
-    for i in range(L - 1, -1, -1):
-        vals = trans[:, i] + cur.index_select(1, da.pair_dst)  # [G, P]
-        cur = _segment_lse(vals, da.pair_src, da.n_states)
-        if full:
-            lb[:, i] = cur
-    return lb if full else cur
+def forward(da: DeviceAutomaton, svals: torch.Tensor, start: torch.Tensor, op: str = "sum") -> torch.Tensor:
+    """``[L+1, G, S]`` log mass (``op="max"``: best score) of prefixes ending in each state; ``svals [L, G, T+1]``."""
+    first = svals.new_full((start.numel(), da.n_states), _NEG).scatter_(1, start[:, None], 0.0)
+    return _run(da, da.fwd, svals, first, False, op)
+
+
+def backward(da: DeviceAutomaton, svals: torch.Tensor, end_ok: torch.Tensor, full: bool = True) -> torch.Tensor:
+    """``[L+1, G, S]`` log mass of valid suffixes from each state (``end_ok [G, S]`` bool); ``full=False``: ``[G, S]`` at 0."""
+    return _run(da, da.bwd, svals, torch.where(end_ok, 0.0, _NEG).to(svals.dtype), True, "sum", full)
 
 
 def class_posteriors(da: DeviceAutomaton, lm: torch.Tensor, la: torch.Tensor, lb: torch.Tensor
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(constrained log marginal of every class ``[G, L, C]``, ``log Z [G]``); ``log Z = -inf``: no valid canvas."""
+    """(constrained log marginal of every class ``[G, L, C]``, ``log Z [G]``); ``log Z = -inf``: no valid canvas.
+
+    The mass through class ``c`` at a position is the sum, over the class sets holding ``c``, of the set's
+    pairs' ``alpha(src) + beta(dst)``: ``O(P + K)`` per position, not ``O(E)``.
+    """
     G, L, C = lm.shape
-    E = int(da.src.numel())
-    log_z = torch.logsumexp(la[:, L] + lb[:, L], dim=-1)  # [G]
-    post = torch.empty_like(lm)
-    step = max(1, _CHUNK_ELEMS // max(1, G * E))
+    P = int(da.pair_src.numel()) - 1
+    log_z = torch.logsumexp(la[L] + lb[L], dim=-1)  # [G]
+    post = torch.empty((L, G, C), dtype=lm.dtype, device=lm.device)
+    step = max(1, _CHUNK_ELEMS // max(1, G * max(P, int(da.set_cls.numel()))))
+    src, dst = da.pair_src[:P], da.pair_dst[:P]
     for i in range(0, L, step):
         j = min(L, i + step)
-        vals = la[:, i:j].index_select(2, da.src) + lb[:, i + 1:j + 1].index_select(2, da.dst)  # [G, l, E]
-        seg = _segment_lse(vals.reshape(-1, E), da.cls, C).view(G, j - i, C)  # [G, l, C]
-        post[:, i:j] = lm[:, i:j] + seg - log_z[:, None, None]
-    return post, log_z
+        pv = la[i:j].index_select(2, src) + lb[i + 1:j + 1].index_select(2, dst)  # [l, G, P]
+        sv = _segment_lse(pv.reshape(-1, P), da.pair_set[:P], da.n_sets)  # [l*G, T]
+        post[i:j] = _segment_lse(sv.index_select(1, da.set_id), da.set_cls, C).view(j - i, G, C)
+    return post.transpose(0, 1) + lm - log_z[:, None, None], log_z
 
 
-def _pick(w: torch.Tensor, u: torch.Tensor | None, log: bool) -> torch.Tensor:
+def _pick(w: torch.Tensor, u: torch.Tensor | None, log: bool, rest: bool = False):
     """Index ``[...]`` drawn from weights ``w [..., K]`` (log weights when ``log``) with ``u [...]``; ``u=None``: argmax.
 
-    Never returns a zero-weight index while some weight is positive.
+    Never returns a zero-weight index while some weight is positive. ``rest=True``: also the uniform left inside
+    the drawn index (``[...]`` in [0, 1)), for a second level. Log weights under ``e^-80`` of the largest are
+    dropped (an exponential of them would be a float32 subnormal).
     """
     best = w.argmax(-1)  # [...]
     if u is None:
-        return best
-    p = torch.nan_to_num((w - w.amax(-1, keepdim=True)).exp(), nan=0.0) if log else w  # [..., K]
+        return (best, None) if rest else best
+    if log:
+        d = w - w.amax(-1, keepdim=True).clamp_(min=-3e38)  # [..., K]; -inf rows: all -inf, never NaN
+        p = d.clamp(min=_FLOOR).exp_().masked_fill_(d < _FLOOR, 0.0)
+    else:
+        p = w
     cdf = p.cumsum(-1)  # [..., K]
-    target = (u * cdf[..., -1].double()).to(cdf.dtype)  # [...]
+    total = cdf[..., -1].double()
+    target = (u * total).to(cdf.dtype)  # [...]
     k = torch.searchsorted(cdf, target[..., None], right=True).squeeze(-1).clamp_(max=w.shape[-1] - 1)
-    ok = p.gather(-1, k[..., None]).squeeze(-1) > 0
-    return torch.where(ok, k, best)
+    mass = p.gather(-1, k[..., None]).squeeze(-1)
+    k = torch.where(mass > 0, k, best)
+    if not rest:
+        return k
+    mass = p.gather(-1, k[..., None]).squeeze(-1).double()
+    before = cdf.gather(-1, k[..., None]).squeeze(-1).double() - mass
+    return k, ((u * total - before) / mass).nan_to_num_(0.0).clamp_(0.0, 1.0 - 2 ** -53)
 
 
-def backtrack(da: DeviceAutomaton, table: torch.Tensor, w: torch.Tensor, end_ok: torch.Tensor,
-              u: torch.Tensor | None) -> torch.Tensor:
-    """One class path ``[G, L]`` per row, backwards through ``table [G, L+1, S]`` with class weights ``w [G, L, C]``.
+def _reduce_pick(red: Reduce, vals: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
+    """Per segment of ``red``, the item ``[N, S]`` drawn (``u [N]`` uniforms) or best (``u=None``) by log weights
+    ``vals [N, R*D]`` of its slots; the pad item where a segment has no finite weight."""
+    N = vals.shape[0]
+    R = red.slot.numel() // red.D
+    v1 = vals.view(N, R, red.D)
+    if red.rows is None:
+        k = _pick(v1, None if u is None else u[:, None].expand(N, R), True)  # [N, S]
+        return red.slot[torch.arange(R, device=vals.device) * red.D + k]
+    S = red.rows.numel() // red.D2
+    tot = torch.logsumexp(v1, -1) if u is not None else v1.amax(-1)  # [N, R]
+    v2 = tot.index_select(1, red.rows).view(N, S, red.D2)
+    k2, r = _pick(v2, None if u is None else u[:, None].expand(N, S), True, rest=True)  # [N, S]
+    row = red.rows[torch.arange(S, device=vals.device) * red.D2 + k2]  # [N, S]
+    k1 = _pick(v1.gather(1, row[..., None].expand(N, S, red.D)), r, True)  # [N, S]
+    return red.slot[row * red.D + k1]
 
-    ``table`` from ``forward(op="sum")`` and ``u [G, L+1]`` uniforms: a draw from the constrained joint;
-    from ``forward(op="max")`` and ``u=None``: the best valid path. Rows without a valid path get garbage.
+
+def _choices(da: DeviceAutomaton, table: torch.Tensor, sv: torch.Tensor, w: torch.Tensor, u_pair: torch.Tensor | None,
+             u_cls: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every position ``i`` and state ``q`` after it: (the state before ``[L, G, S]``, the class ``[L, G, S]``)
+    of the step into ``q``, drawn from the constrained joint (``u_* [G, L]``) or best (``None``).
+
+    A pair by ``table[i][src] + sv[i][set]``, then a class of the pair's set by ``w``: exactly an edge by
+    ``table[i][src] + w[cls]``. Vectorised over positions and states, so the backward chase is two gathers a step.
     """
-    G, L, _ = w.shape
-    E = int(da.src.numel())
-    classes = torch.empty((G, L), dtype=torch.long, device=w.device)
-    state = _pick(table[:, L].masked_fill(~end_ok, _NEG), None if u is None else u[:, L], True)  # [G]
-    window = torch.arange(da.max_in, device=w.device)  # [D] incoming edges of a state are contiguous
+    L, G, S = table.shape[0] - 1, table.shape[1], da.n_states
+    red, sets = da.fwd, da.sets
+    P = int(da.pair_src.numel()) - 1
+    slot_src, slot_set = da.pair_src[red.slot], da.pair_set[red.slot]  # [R*D]
+    wp = torch.cat([w, w.new_full((G, L, 1), _NEG)], -1).transpose(0, 1)  # [L, G, C+1]; column C: pad
+    ent_cls = torch.cat([da.set_cls, da.set_cls.new_full((1,), da.n_classes)])[sets.slot]  # [R'*D']
+    prev = torch.empty((L, G, S), dtype=torch.long, device=w.device)
+    cls = torch.empty((L, G, S), dtype=torch.long, device=w.device)
+    width = max(red.slot.numel(), sets.slot.numel(), S * max(red.D, sets.D))
+    step = max(1, _CHUNK_ELEMS // max(1, G * width))
+    for i in range(0, L, step):
+        j = min(L, i + step)
+        n = (j - i) * G
+        vals = table[i:j].index_select(2, slot_src) + sv[i:j].index_select(2, slot_set)  # [l, G, R*D]
+        up = None if u_pair is None else u_pair[:, i:j].transpose(0, 1).reshape(n)
+        pair = _reduce_pick(red, vals.view(n, -1), up).clamp_(max=P)  # [l*G, S]
+        uc = None if u_cls is None else u_cls[:, i:j].transpose(0, 1).reshape(n)
+        ent = _reduce_pick(sets, wp[i:j].index_select(2, ent_cls).view(n, -1), uc)  # [l*G, T]
+        ent = torch.cat([ent, ent.new_zeros(n, 1)], -1).clamp_(max=int(da.set_cls.numel()) - 1)  # the pad set
+        prev[i:j] = da.pair_src[pair].view(j - i, G, S)
+        cls[i:j] = da.set_cls[ent.gather(1, da.pair_set[pair])].view(j - i, G, S)
+    return prev, cls
+
+
+def backtrack(da: DeviceAutomaton, paths: list) -> torch.Tensor:
+    """Class paths ``[sum G, L]``, one per row of every ``(table, sv, w, end_ok, u)`` in ``paths``, backwards
+    through ``table [L+1, G, S]`` (set weights ``sv [L, G, T+1]``, class weights ``w [G, L, C]``, ``end_ok [G, S]``).
+
+    ``table`` from ``forward(op="sum")`` and ``u [G, 2L+1]`` uniforms: a draw from the constrained joint;
+    from ``forward(op="max")`` and ``u=None``: the best valid path. Rows without a valid path get garbage.
+    The choices of every step are computed for all states at once (``_choices``); the backward chase
+    of all rows of all paths is then two gathers per position.
+    """
+    prevs, clss, states = [], [], []
+    for table, sv, w, end_ok, u in paths:
+        L = w.shape[1]
+        up, uc, ue = (None, None, None) if u is None else (u[:, :L], u[:, L:2 * L], u[:, 2 * L])
+        p, c = _choices(da, table, sv, w, up, uc)
+        prevs.append(p)
+        clss.append(c)
+        states.append(_pick(table[L].masked_fill(~end_ok, _NEG), ue, True))  # [G]
+    prev, cls = torch.cat(prevs, 1), torch.cat(clss, 1)  # [L, sum G, S]
+    state = torch.cat(states)[:, None]  # [sum G, 1]
+    L = prev.shape[0]
+    classes = torch.empty((state.shape[0], L), dtype=torch.long, device=state.device)
     for i in range(L - 1, -1, -1):
-        lo, hi = da.dst_start[state], da.dst_start[state + 1]  # [G]
-        cand = lo[:, None] + window  # [G, D] edge ids
-        e = cand.clamp(max=E - 1)
-        vals = table[:, i].gather(1, da.src[e]) + w[:, i].gather(1, da.cls[e])  # [G, D]
-        vals = vals.masked_fill(cand >= hi[:, None], _NEG)
-        k = _pick(vals, None if u is None else u[:, i], True)  # [G]
-        edge = e.gather(1, k[:, None]).squeeze(1)  # [G]
-        classes[:, i] = da.cls[edge]
-        state = da.src[edge]
+        classes[:, i] = cls[i].gather(1, state).squeeze(1)
+        state = prev[i].gather(1, state)
     return classes
 
 
-def _block_size(V: int) -> int:
-    k = 1
-    while k < 1024 and V % (2 * k) == 0:
-        k *= 2
-    return k if k >= 64 else V
-
-
-def tokens_in_class(x: torch.Tensor, token_class: torch.Tensor, classes: torch.Tensor, u: torch.Tensor | None = None,
-                    top: torch.Tensor | None = None) -> torch.Tensor:
-    """A token of class ``classes [G, L]`` at every position of logits ``x [G, L, V]``: drawn by softmax weight
-    with uniforms ``u [G, L]``, or the best one when ``u`` is ``None``.
-
-    ``token_class [V]`` is the class of every column of ``x``; the result indexes those columns.
-    ``top [G, L]`` (optional) is the best logit inside the chosen class. Two-level inverse CDF over
-    blocks of the vocabulary, so the ``[G, L, V]`` work is one masked exponential and one block sum.
-    """
+def _block_read(x: torch.Tensor, lay: Layout, j: torch.Tensor, by_block: torch.Tensor, classes: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(logits ``[G, L, K]`` of block ``j [G, L]``, bool ``[G, L, K]`` the column is of class ``classes [G, L]``,
+    their columns ``[G, L, K]`` or ``None`` when they are ``j * K + k``)."""
     G, L, V = x.shape
-    inside = token_class.expand(G, L, V) == classes[..., None]  # [G, L, V] bool
-    if u is None:
-        return torch.where(inside, x, _NEG).argmax(-1)
-    if top is None:
-        top = torch.where(inside, x, _NEG).amax(-1)
-    w = torch.where(inside, x - top[..., None], _NEG).exp_()  # [G, L, V] in-class weights, the best weighs 1
-    K = _block_size(V)
-    blocks = w.view(G, L, V // K, K)  # [G, L, nb, K]
-    bsum = blocks.sum(-1)  # [G, L, nb]
-    j = _pick(bsum, u, False)  # [G, L] block
-    cdf = bsum.cumsum(-1)
-    mass = bsum.gather(-1, j[..., None]).squeeze(-1)  # [G, L]
+    nb, K = by_block.shape
+    inside = by_block.index_select(0, j.view(-1)).view(G, L, K) == classes[..., None].int()
+    if nb * K == V:  # whole blocks: read them in place
+        return x.view(G, L, nb, K).gather(2, j[..., None, None].expand(G, L, 1, K)).squeeze(2), inside, None
+    cols = (j[..., None] * K + torch.arange(K, device=j.device)).clamp_(max=V - 1)  # [G, L, K]
+    return x.gather(-1, cols), inside, cols
+
+
+def _column(j: torch.Tensor, k: torch.Tensor, K: int, cols: torch.Tensor | None) -> torch.Tensor:
+    """Column ``[G, L]`` of entry ``k`` of block ``j``."""
+    return j * K + k if cols is None else cols.gather(-1, k[..., None]).squeeze(-1)
+
+
+def draw_in_class(x: torch.Tensor, lay: Layout, ms: Masses, classes: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """A column ``[G, L]`` of class ``classes [G, L]`` drawn by softmax weight of ``x [G, L, V']`` with uniforms ``u``.
+
+    Inverse CDF in two levels: the block by the class's per-block masses, then a column inside that one
+    block (the same floored exponentials as ``class_masses``); the logits are read only there.
+    """
+    G, L, _ = x.shape
+    nb = ms.block_sum.shape[2]
+    wb = ms.block_sum.gather(3, classes[..., None, None].expand(G, L, nb, 1)).squeeze(-1)  # [G, L, nb]
+    j = _pick(wb, u, False)  # [G, L]
+    cdf = wb.cumsum(-1)
+    mass = wb.gather(-1, j[..., None]).squeeze(-1)  # [G, L]
     before = cdf.gather(-1, j[..., None]).squeeze(-1) - mass
     r = ((u * cdf[..., -1] - before) / mass).clamp_(0.0, 1.0 - 2 ** -53)  # uniform inside the block
-    inner = blocks.gather(2, j[..., None, None].expand(G, L, 1, K)).squeeze(2)  # [G, L, K]
-    return j * K + _pick(inner, r, False)
+    xb, inside, cols = _block_read(x, lay, j, lay.sum_class, classes)  # [G, L, K]
+    w = torch.where(inside, _rel_exp(xb, ms.top), 0.0)  # [G, L, K]
+    return _column(j, _pick(w, r, False), lay.sum_class.shape[1], cols)
+
+
+def best_in_class(x: torch.Tensor, lay: Layout, ms: Masses, classes: torch.Tensor) -> torch.Tensor:
+    """The best column ``[G, L]`` of class ``classes [G, L]`` in ``x [G, L, V']`` (the first on ties), reading one block."""
+    G, L, _ = x.shape
+    nb = ms.block_max.shape[2]
+    wb = ms.block_max.gather(3, classes[..., None, None].expand(G, L, nb, 1)).squeeze(-1)  # [G, L, nb]
+    j = wb.argmax(-1)  # [G, L]
+    xb, inside, cols = _block_read(x, lay, j, lay.max_class, classes)  # [G, L, K]
+    return _column(j, torch.where(inside, xb, _NEG).argmax(-1), lay.max_class.shape[1], cols)
 
 
 def allowed_noise(da: DeviceAutomaton, allowed: torch.Tensor, u_class: torch.Tensor, u_token: torch.Tensor

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..automata.canvas_dp import (allowed_noise, backtrack, backward, class_masses, class_posteriors,
-                                  columns, device_automaton, forward, tokens_in_class, transitions, walk)
+from ..automata.canvas_dp import (allowed_noise, backtrack, backward, best_in_class, class_masses, class_posteriors,
+                                  device_automaton, draw_in_class, forward, layout, set_values, walk)
 from ..errors import StructDiffError
 from ..sampler.hooks import CanvasHook, PassView
 from ..sampler.rng import row_keys, uniforms
@@ -200,7 +200,7 @@ class RegexHook(CanvasHook):
         pin_tok, pin_mask = self._pins(grp.idx, after, rest)
         free = torch.zeros((G, rest, da.n_classes), device=self.device)
         lm = self._restrict(da, free, after, budget, pin_tok, pin_mask)
-        reach = torch.isfinite(backward(da, transitions(da, lm), accept, full=False))
+        reach = torch.isfinite(backward(da, set_values(da, lm), accept, full=False))
         return torch.where(last[:, None], accept, reach)
 
     # -- hooks ------------------------------------------------------------------------------------
@@ -245,32 +245,31 @@ class RegexHook(CanvasHook):
             da = grp.da
             start, limit = offset[grp.live], budget[grp.live]  # [G] each
             pin_tok, pin_mask = self._pins(grp.live, start, n)
-            cols, col_class = columns(da, V)  # only the live tokens when few are
-            xc = x if cols is None else x.index_select(-1, cols)  # [G, L, V'] (V' = V or V_live)
-            lm, score = class_masses(xc, da, col_class)  # [G, L, C] each
-            lm = self._restrict(da, lm, start, limit, pin_tok, pin_mask)
-            score = self._restrict(da, score, start, limit, pin_tok, pin_mask)
+            lay = layout(da, V)  # only the live tokens when few are
+            xc = x if lay.cols is None else x.index_select(-1, lay.cols)  # [G, L, V'] (V' = V or V_live)
+            work = torch.empty_like(xc)  # [G, L, V'] scratch, then the constrained logits
+            ms = class_masses(xc, da, lay, work)
+            lm = self._restrict(da, ms.lm, start, limit, pin_tok, pin_mask)  # [G, L, C]
+            score = self._restrict(da, ms.best, start, limit, pin_tok, pin_mask)  # [G, L, C]
             end_ok = grp.end_ok[grp.sel]  # [G, S]
             q0 = self.state[grp.live]  # [G]
-            trans = transitions(da, lm)  # [G, L, P]
-            la = forward(da, trans, q0)  # [G, L+1, S]
-            lb = backward(da, trans, end_ok)  # [G, L+1, S]
+            sv = set_values(da, lm)  # [L, G, T+1]
+            la = forward(da, sv, q0)  # [L+1, G, S]
+            lb = backward(da, sv, end_ok)  # [L+1, G, S]
             post, log_z = class_posteriors(da, lm, la, lb)  # [G, L, C], [G]
             self._bad[grp.live] |= ~torch.isfinite(log_z)
-            shift = torch.cat([post - lm, post.new_full((*post.shape[:2], 1), _NEG)], dim=-1)  # [G, L, C+1]
-            shift = torch.nan_to_num(shift, nan=_NEG)
-            vals = xc + shift.gather(-1, col_class.expand(xc.shape))  # [G, L, V'] constrained logits
-            if cols is not None:
-                vals_c = vals
-                vals = torch.full_like(x, _NEG).index_copy_(-1, cols, vals_c)  # [G, L, V]
-            else:
-                vals_c = None
+            # log marginal of token t of class c: x_t - top - lm(c) + post(c) (lm is relative to the position's top)
+            shift = torch.cat([post - lm, post.new_full((*post.shape[:2], 1), _NEG)], dim=-1) - ms.top
+            shift = torch.nan_to_num(shift, nan=_NEG, posinf=_NEG)  # [G, L, C+1]
+            vals = torch.gather(shift, -1, lay.col_class.expand(xc.shape), out=work).add_(xc)  # [G, L, V']
+            if lay.cols is not None:
+                vals = torch.full_like(x, _NEG).index_copy_(-1, lay.cols, vals)  # [G, L, V]
             if self._has_pins:  # a pinned position allows exactly its token
-                one = torch.arange(V, device=x.device) == pin_tok[..., None]  # [G, L, V]
-                vals = torch.where(pin_mask[..., None], torch.where(one, 0.0, _NEG), vals)
-            self._post[id(grp)] = dict(lm=lm, la=la, score=score, post=post, end_ok=end_ok, start=q0,
-                                       pin_tok=pin_tok, pin_mask=pin_mask, cols=cols, col_class=col_class,
-                                       vals_c=vals_c)
+                keep = vals.gather(-1, pin_tok[..., None])  # [G, L, 1]
+                vals.masked_fill_(pin_mask[..., None], _NEG)
+                vals.scatter_(-1, pin_tok[..., None], torch.where(pin_mask[..., None], 0.0, keep))
+            self._post[id(grp)] = dict(lm=lm, la=la, sv=sv, score=score, post=post, end_ok=end_ok, start=q0,
+                                       pin_tok=pin_tok, pin_mask=pin_mask, x=xc, lay=lay, ms=ms)
             if whole:
                 return vals
             if out is None:
@@ -288,21 +287,17 @@ class RegexHook(CanvasHook):
             if p is None:
                 continue
             da, rows = grp.da, grp.live
-            G, n = rows.numel(), logits.shape[1]
-            whole = G == logits.shape[0]
-            if p["cols"] is not None:  # the live columns of the constrained logits, kept from process_logits
-                x = p["vals_c"]  # [G, L, V_live]
-            else:
-                x = logits if whole else logits.index_select(0, rows)  # [G, L, V] constrained logits
-            cls_s = backtrack(da, p["la"], p["lm"], p["end_ok"], self._u(keys, rows, 0, n + 1))  # [G, L]
-            vit = forward(da, transitions(da, p["score"], "max"), p["start"], op="max")  # [G, L+1, S]
-            cls_b = backtrack(da, vit, p["score"], p["end_ok"], None)  # [G, L]
-            # best constrained logit inside each sampled class: its best token logit, shifted like the class
-            top = (p["score"] + p["post"] - p["lm"]).gather(-1, cls_s[..., None]).squeeze(-1)  # [G, L]
-            tok_s = tokens_in_class(x, p["col_class"], cls_s, self._u(keys, rows, 1, n), top)  # [G, L]
-            tok_b = tokens_in_class(x, p["col_class"], cls_b, None)  # [G, L]
-            if p["cols"] is not None:
-                tok_s, tok_b = p["cols"][tok_s], p["cols"][tok_b]
+            n = logits.shape[1]
+            sv_b = set_values(da, p["score"], "max")  # [L, G, T+1]
+            vit = forward(da, sv_b, p["start"], op="max")  # [L+1, G, S]
+            both = backtrack(da, [(p["la"], p["sv"], p["lm"], p["end_ok"], self._u(keys, rows, 0, 2 * n + 1)),
+                                  (vit, sv_b, p["score"], p["end_ok"], None)])  # [2G, L]
+            cls_s, cls_b = both[:rows.numel()], both[rows.numel():]
+            lay = p["lay"]
+            tok_s = draw_in_class(p["x"], lay, p["ms"], cls_s, self._u(keys, rows, 1, n))  # [G, L]
+            tok_b = best_in_class(p["x"], lay, p["ms"], cls_b)  # [G, L]
+            if lay.cols is not None:
+                tok_s, tok_b = lay.cols[tok_s], lay.cols[tok_b]
             sampled.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_s))
             best.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_b))
         return sampled, best
