@@ -14,6 +14,7 @@ import torch
 from test_automata import TOY_PIECES, ToyTokenizer
 from test_constraint_dp import _valid
 
+from structdiff.automata import canvas_dp
 from structdiff.automata.canvas_dp import accepts
 from structdiff.constraints import Constraint
 from structdiff.constraints.hook import RegexHook
@@ -54,8 +55,12 @@ def _exact(tok, pat, logits_row):
     return marg / total, best
 
 
+@pytest.mark.parametrize("two_level", [False, True])
 @pytest.mark.parametrize("device", DEVICES)
-def test_mixed_batch_equals_enumeration(tok, device):
+def test_mixed_batch_equals_enumeration(tok, device, two_level, monkeypatch):
+    if two_level:  # every reduction (steps, picks, backtrack) through padded rows of rows, as for big automata
+        monkeypatch.setattr(canvas_dp, "_ONE_LEVEL_PAD", -10**9)
+        monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
     # rows 0 and 2 share one automaton (one group); row 3 allows few tokens (the DP works on those columns only)
     pats = [r"(ab|ba)+c?", r"a*é?b", r"(ab|ba)+c?", r"c{1,3}"]
     n = 4

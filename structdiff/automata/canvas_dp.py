@@ -38,6 +38,7 @@ _NEG = float("-inf")
 _FLOOR = -80.0  # exp() below this would be a float32 subnormal (slow, and negligible beside the max term 1)
 _CHUNK_ELEMS = 1 << 22  # [G, chunk, E] float32 temporaries of class_posteriors stay under 16 MB
 _LANES = 4
+_ONE_LEVEL_PAD = 2  # a reduction pads every segment to the longest while that reads at most ~2x the items
 _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 64
 
@@ -69,7 +70,7 @@ def _reduce(seg: np.ndarray, n_seg: int, dev) -> Reduce:
     def t(x):
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.int64)).to(dev)
 
-    if n_seg * longest <= 2 * N + 64:
+    if n_seg * longest <= _ONE_LEVEL_PAD * N + 64:
         slot = np.full((n_seg, longest), N, dtype=np.int64)
         slot[seg, rank] = np.arange(N)
         return Reduce(t(slot.ravel()), longest, None, 1)
