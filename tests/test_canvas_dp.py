@@ -55,12 +55,14 @@ def _exact(tok, pat, logits_row):
     return marg / total, best
 
 
-@pytest.mark.parametrize("two_level", [False, True])
+@pytest.mark.parametrize("layout", ["dense", "rows", "rows+edges"])
 @pytest.mark.parametrize("device", DEVICES)
-def test_mixed_batch_equals_enumeration(tok, device, two_level, monkeypatch):
-    if two_level:  # every reduction (steps, picks, backtrack) through padded rows of rows, as for big automata
+def test_mixed_batch_equals_enumeration(tok, device, layout, monkeypatch):
+    if layout != "dense":  # as for big automata: reductions through padded rows of rows
         monkeypatch.setattr(canvas_dp, "_ONE_LEVEL_PAD", -10**9)
         monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
+    if layout == "rows+edges":  # backtracking edge by edge, position by position
+        monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
     # rows 0 and 2 share one automaton (one group); row 3 allows few tokens (the DP works on those columns only)
     pats = [r"(ab|ba)+c?", r"a*é?b", r"(ab|ba)+c?", r"c{1,3}"]
     n = 4

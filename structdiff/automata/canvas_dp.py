@@ -44,6 +44,7 @@ _NEG = float("-inf")
 _FLOOR = -80.0  # exp() below this would be a float32 subnormal (slow, and negligible beside the max term 1)
 _CHUNK_ELEMS = 1 << 22  # [G, chunk, E] float32 temporaries of class_posteriors stay under 16 MB
 _LANES = 4
+_CHASE_STATES = 256  # backtracking choices for all states at once up to this many states, edge by edge above
 _ONE_LEVEL_PAD = 2  # a reduction pads every segment to the longest while that reads at most ~2x the items
 _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 64
@@ -133,6 +134,8 @@ class DeviceAutomaton:
     fwd: Reduce  # pairs into their dst
     bwd: Reduce  # pairs into their src
     sets: Reduce  # (set, class) entries into their set
+    dst_start: torch.Tensor  # [S+1] long CSR of incoming edges (edges are sorted by dst)
+    max_in: int  # largest in-degree
 
 
 def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> DeviceAutomaton:
@@ -147,6 +150,7 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
     tc = np.where(auto.token_class < 0, C, auto.token_class)
     key = auto.e_src * (C + 1) + auto.e_cls
     order = np.argsort(key, kind="stable")
+    starts = np.searchsorted(auto.e_dst, np.arange(S + 1))
     pairs, edge_pair = np.unique(auto.e_dst * S + auto.e_src, return_inverse=True)
     edge_pair = edge_pair.ravel()
     P = pairs.size
@@ -174,7 +178,8 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
                          t(auto.accept, torch.bool), t(auto.dist),
                          t(tc[auto.members]), t(pair_src), t(pair_dst), t(pair_set), T, t(set_id),
                          t(np.concatenate(set_cls + [np.zeros(0, dtype=np.int64)])),
-                         _reduce(pairs // S, S, dev), _reduce(pairs % S, S, dev), _reduce(set_id, T, dev))
+                         _reduce(pairs // S, S, dev), _reduce(pairs % S, S, dev), _reduce(set_id, T, dev),
+                         t(starts), int(np.diff(starts).max(initial=1)))
     _MEMO[mkey] = da
     if len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
@@ -447,6 +452,8 @@ def backtrack(da: DeviceAutomaton, paths: list) -> torch.Tensor:
     The choices of every step are computed for all states at once (``_choices``); the backward chase
     of all rows of all paths is then two gathers per position.
     """
+    if da.n_states > _CHASE_STATES:
+        return torch.cat([_backtrack_edges(da, table, w, end_ok, u) for table, _, w, end_ok, u in paths])
     prevs, clss, states = [], [], []
     for table, sv, w, end_ok, u in paths:
         L = w.shape[1]
@@ -462,6 +469,27 @@ def backtrack(da: DeviceAutomaton, paths: list) -> torch.Tensor:
     for i in range(L - 1, -1, -1):
         classes[:, i] = cls[i].gather(1, state).squeeze(1)
         state = prev[i].gather(1, state)
+    return classes
+
+
+def _backtrack_edges(da: DeviceAutomaton, table: torch.Tensor, w: torch.Tensor, end_ok: torch.Tensor,
+                    u: torch.Tensor | None) -> torch.Tensor:
+    """``backtrack`` for one path, position by position over the incoming edges of the current state (cheaper than
+    all states' choices when the automaton is big and the vocabulary small)."""
+    G, L, _ = w.shape
+    E = int(da.src.numel())
+    classes = torch.empty((G, L), dtype=torch.long, device=w.device)
+    state = _pick(table[L].masked_fill(~end_ok, _NEG), None if u is None else u[:, 2 * L], True)  # [G]
+    window = torch.arange(da.max_in, device=w.device)  # [D] incoming edges of a state are contiguous
+    for i in range(L - 1, -1, -1):
+        lo, hi = da.dst_start[state], da.dst_start[state + 1]  # [G]
+        cand = lo[:, None] + window  # [G, D] edge ids
+        e = cand.clamp(max=E - 1)
+        vals = table[i].gather(1, da.src[e]) + w[:, i].gather(1, da.cls[e])  # [G, D]
+        vals = vals.masked_fill(cand >= hi[:, None], _NEG)
+        edge = e.gather(1, _pick(vals, None if u is None else u[:, i], True)[:, None]).squeeze(1)  # [G]
+        classes[:, i] = da.cls[edge]
+        state = da.src[edge]
     return classes
 
 
