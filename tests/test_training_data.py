@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 
 from structdiff.backend.data import (
+    MIXES,
+    QUICKSTART_FACTS,
     example_stream,
     holdout_strings,
     record_example,
@@ -99,9 +101,23 @@ def test_shipped_training_data_is_disjoint_from_shared_eval_sets(shared_data):
     assert not manifest & shared
     # the manifest is what the training stream really produced: replay a prefix
     meta = json.loads((WEIGHTS / "training_meta.json").read_text())
-    stream = example_stream(meta["seed"], exclude=holdout_strings(shared_data))
+    stream = example_stream(meta["seed"], exclude=holdout_strings(shared_data), weights=MIXES[meta.get("mix", "default")])
     for ex in itertools.islice(stream, 200):
         assert set(example_hashes(ex)) <= manifest
+
+
+def test_stated_facts_can_be_held_out_and_the_quickstart_is():
+    # the README's demo prompt is held out: an example stating its facts is dropped from the stream
+    assert "alice.martin@example.com" in QUICKSTART_FACTS
+    free = list(itertools.islice(example_stream(11, weights=MIXES["copy"], exclude_facts=()), 300))
+    email = next(re.search(r"[a-z._]+@[a-z.]+", ex.prompt).group() for ex in free
+                 if ex.family == "record" and "@" in ex.prompt)
+    assert sum(email in ex.prompt for ex in free) >= 1
+    held = list(itertools.islice(example_stream(11, weights=MIXES["copy"], exclude_facts=(email,)), 300))
+    assert not any(email in ex.prompt for ex in held)
+    for mix in MIXES.values():
+        for ex in itertools.islice(example_stream(11, weights=mix), 2000):
+            assert not any(f in ex.prompt for f in QUICKSTART_FACTS)
 
 
 def test_without_the_holdout_4x4_grids_would_overlap(shared_data):

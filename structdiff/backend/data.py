@@ -39,16 +39,25 @@ from .data_words import (
     MONTHS,
     NOUN,
     PET,
+    PLAN,
+    REGION,
     STATUS,
+    SYLLABLE,
     TAGS,
     WEATHER,
     WORD,
 )
 
-__all__ = ["FAMILY_WEIGHTS", "Example", "example_stream", "holdout_strings", "record_example", "schema_hash",
+__all__ = ["FAMILY_WEIGHTS", "MIXES", "QUICKSTART_FACTS", "Example", "example_stream", "holdout_strings", "record_example", "schema_hash",
            "shared_schema_hashes", "sudoku_example", "sudoku_prompt", "sudoku_target"]
 
 FAMILY_WEIGHTS = {"record": 0.62, "config": 0.13, "sudoku4": 0.12, "sudoku9": 0.13}
+# Named mixes for ``train.py --mix``: "copy" puts most of the stream on records (the facts the
+# model must copy from its prompt), keeping enough configs and Sudoku not to forget them.
+MIXES = {"default": FAMILY_WEIGHTS,
+         "copy": {"record": 0.84, "config": 0.06, "sudoku4": 0.04, "sudoku9": 0.06}}
+# The README quickstart's facts never appear in training: the demo is a held-out prompt.
+QUICKSTART_FACTS = ("alice.martin@example.com",)
 
 
 @dataclass(frozen=True)
@@ -79,13 +88,26 @@ def _date(r: random.Random) -> tuple[str, str]:
 Field = tuple[str, Callable[[random.Random], tuple[Any, str]], tuple[str, ...]]
 
 
+def _made_up(r: random.Random) -> str:
+    """A capitalised name of 2-3 syllables that no word list holds (so it can only be copied)."""
+    return "".join(r.choice(SYLLABLE) for _ in range(r.randint(2, 3))).title()
+
+
+def _first(r: random.Random) -> str:
+    return _made_up(r) if r.random() < 0.3 else r.choice(FIRST)
+
+
+def _last(r: random.Random) -> str:
+    return _made_up(r) if r.random() < 0.3 else r.choice(LAST)
+
+
 def _f_name(r):
-    v = r.choice(FIRST)
+    v = _first(r)
     return v, v
 
 
 def _f_full(r):
-    v = f"{r.choice(FIRST)} {r.choice(LAST)}"
+    v = f"{_first(r)} {_last(r)}"
     return v, v
 
 
@@ -110,7 +132,7 @@ def _f_job(r):
 
 
 def _f_email(r):
-    v = f"{r.choice(FIRST).lower()}{r.choice(['', '.', '_'])}{r.choice(LAST).lower()}@{r.choice(DOMAIN)}"
+    v = f"{_first(r).lower()}{r.choice(['', '.', '.', '_'])}{_last(r).lower()}@{r.choice(DOMAIN)}"
     return v, r.choice([v, f"email {v}", f"mail: {v}"])
 
 
@@ -174,7 +196,21 @@ def _f_tags(r):
     return v, r.choice(["tags " + ", ".join(v), "tagged " + " and ".join(v), "labels: " + ", ".join(v)])
 
 
+def _f_host(r):
+    v = f"{r.choice(WORD)}{r.choice(['', '-1', '-2', '-db'])}.{r.choice(DOMAIN)}"
+    return v, r.choice([v, f"host {v}", f"on {v}"])
+
+
 KINDS: dict[str, list[Field]] = {
+    "user": [("string", _f_full, ("name", "full_name", "user")), ("integer", _f_age, ("age",)),
+             ("string", _f_email, ("email", "mail")),
+             ("string", _f_choice(PLAN, "{v} plan"), ("plan", "tier", "subscription")),
+             ("boolean", _f_bool("active", "inactive"), ("active", "is_active")),
+             ("string", _f_date, ("joined", "signup_date", "since"))],
+    "server": [("string", _f_host, ("host", "hostname")), ("integer", _f_int(80, 9999, "port {v}"), ("port",)),
+               ("boolean", _f_bool("tls on", "tls off"), ("tls", "secure")),
+               ("string", _f_choice(REGION, "region {v}"), ("region", "zone")),
+               ("integer", _f_int(1, 64, "{v} workers"), ("workers", "replicas"))],
     "person": [("string", _f_name, ("name", "first_name", "firstName")), ("integer", _f_age, ("age", "years")),
                ("string", _f_city, ("city", "location", "town")), ("string", _f_job, ("job", "occupation", "role")),
                ("string", _f_email, ("email", "mail")), ("string", _f_country, ("country", "nation")),
@@ -353,7 +389,8 @@ def sudoku_example(r: random.Random, size: int) -> Example:
 
 
 def example_stream(seed: int, *, exclude: frozenset[str] = frozenset(),
-                   weights: dict[str, float] | None = None) -> Iterator[Example]:
+                   weights: dict[str, float] | None = None,
+                   exclude_facts: tuple[str, ...] = QUICKSTART_FACTS) -> Iterator[Example]:
     """An endless, deterministic stream of training examples.
 
     Parameters
@@ -364,6 +401,8 @@ def example_stream(seed: int, *, exclude: frozenset[str] = frozenset(),
         Puzzle/solution strings and schema hashes that must never appear (evaluation data).
     weights : dict, optional
         Family -> probability; default ``FAMILY_WEIGHTS``.
+    exclude_facts : tuple of str
+        An example whose prompt states one of these is dropped (default: the README quickstart's).
     """
     r = random.Random(seed)
     fams = weights or FAMILY_WEIGHTS
@@ -377,6 +416,8 @@ def example_stream(seed: int, *, exclude: frozenset[str] = frozenset(),
         else:
             ex = sudoku_example(r, 4 if fam == "sudoku4" else 9)
         if ex.puzzle in exclude or ex.solution in exclude:
+            continue
+        if any(fact in ex.prompt for fact in exclude_facts):
             continue
         if ex.schema is not None and schema_hash(ex.schema) in exclude:
             continue

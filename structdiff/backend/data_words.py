@@ -27,3 +27,8 @@ PET = "dog cat rabbit parrot hamster turtle horse goldfish".split()
 DOMAIN = "example.com mail.org inbox.net post.io web.de".split()
 MONTHS = ("January February March April May June July August September October November December").split()
 TAGS = "urgent new sale eco popular gift limited premium basic kids outdoor home office travel".split()
+PLAN = "free pro team basic premium enterprise starter".split()
+REGION = "eu-west us-east us-west ap-south eu-central sa-east".split()
+# Syllables of made-up names: a value the model cannot have memorised has to be copied from the prompt.
+SYLLABLE = ("ka lo mi ren dor vi sa tel nu bri an el or is ma ne ro ta li jo ve su ha pe ki go ly "
+            "fa dan mar sel tor bel").split()

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .data import Example, example_stream, holdout_strings, schema_hash
+from .data import MIXES, Example, example_stream, holdout_strings, schema_hash
 from .tokenizer import SPECIAL_TOKENS, Tokenizer, tiny_corpus
 
 __all__ = [
@@ -164,15 +164,16 @@ def denoising_loss(model: Any, ids: torch.Tensor, mask: torch.Tensor, clean: tor
     return (nll * weight).sum() / weight.sum()
 
 
-def data_manifest(seed: int, n_train: int, n_tokenizer: int, exclude: frozenset[str]) -> list[str]:
+def data_manifest(seed: int, n_train: int, n_tokenizer: int, exclude: frozenset[str], mix: str = "default"
+                  ) -> list[str]:
     """Sorted hashes of every puzzle, solution and schema a run with these settings trained on.
 
-    The training stream (``seed``) and the tokenizer corpus (``seed + 1``) are replayed; the
-    result is what ``weights/training_data.sha256`` holds, for the hold-out test.
+    The training stream (``seed``, family mix ``mix``) and the tokenizer corpus (``seed + 1``)
+    are replayed; the result is what ``weights/training_data.sha256`` holds, for the hold-out test.
     """
     out: set[str] = set()
     for s, n in ((seed, n_train), (seed + 1, n_tokenizer)):
-        stream = example_stream(s, exclude=exclude)
+        stream = example_stream(s, exclude=exclude, weights=MIXES[mix])
         for _ in range(n):
             out.update(example_hashes(next(stream)))
     return sorted(out)
@@ -249,7 +250,7 @@ def train(args: argparse.Namespace) -> dict:
     warm = max(1, args.steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * (
         0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, s / args.steps)))))
-    stream = example_stream(args.seed, exclude=exclude)
+    stream = example_stream(args.seed, exclude=exclude, weights=MIXES[args.mix])
     out = Path(args.out)
     save_dtype = torch.bfloat16 if args.save_dtype == "bfloat16" else torch.float32
     model.train()
@@ -270,7 +271,7 @@ def train(args: argparse.Namespace) -> dict:
         if step % args.log_every == 0 or step == 1:
             log.info("step %d loss %.4f ema %.4f lr %.2e canvas %d %.1fs", step, loss.item(), ema,
                      sched.get_last_lr()[0], clean.shape[1], elapsed)
-        meta = {"init": args.init, "steps": step, "seed": args.seed, "batch": args.batch, "final_loss_ema": round(ema, 4),
+        meta = {"init": args.init, "steps": step, "seed": args.seed, "batch": args.batch, "mix": args.mix, "final_loss_ema": round(ema, 4),
                 "seconds": round(elapsed, 1), "params": n_params, "vocab_size": tok.vocab_size,
                 "argv": sys.argv[1:]}
         if step % args.save_every == 0 or step == last or elapsed > args.max_minutes * 60:
@@ -280,7 +281,8 @@ def train(args: argparse.Namespace) -> dict:
             if elapsed > args.max_minutes * 60:
                 log.info("time budget reached at step %d", step)
                 break
-    hashes = set(data_manifest(args.seed, meta["steps"] * args.batch, n_tok_examples, exclude)) | set(previous)
+    hashes = set(data_manifest(args.seed, meta["steps"] * args.batch, n_tok_examples, exclude, args.mix))
+    hashes |= set(previous)
     (out / "training_data.sha256").write_text("\n".join(sorted(hashes)) + "\n")
     return meta
 
@@ -293,6 +295,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="end after this step (the schedule still spans --steps): replays a time-cut run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", default=None, help="go on from this finished run's folder (second stage)")
+    p.add_argument("--mix", choices=sorted(MIXES), default="default",
+                   help="family mix of the training stream (data.MIXES)")
     p.add_argument("--t-power", type=float, default=1.0, help="corruption t = u ** t_power")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-3)
