@@ -1,6 +1,7 @@
 """Benchmark the shipped small model: JSON records and Sudoku, model alone vs constrained.
 
-    python bench/bench_model.py [--records 10] [--sudoku 6] [--threads 1] [--model PATH]
+    python bench/bench_model.py [--records 10] [--sudoku 6] [--quickstart 5] [--threads 1] [--model PATH]
+                                [--before PATH]
 
 Held-out record prompts come from the training generator under a seed the training run never
 used (and any prompt seen in training is dropped). Baseline in the same run: the built-in
@@ -117,7 +118,7 @@ def _constrained_json(dm, examples: list, seed: int) -> dict | str:
         outs.append({"seconds": secs, "tokens_per_pass": st.get("tokens_per_pass", 0.0),
                      "passes": st.get("passes", 0), "text": res.text})
     n = len(examples)
-    return {"what": "shipped, constrained (generate_json)", "valid %": 100 * valid / n,
+    return {"what": "constrained (generate_json)", "valid %": 100 * valid / n,
             "field acc %": 100 * acc_ok / max(1, acc_total),
             "tok/pass": statistics.mean(o["tokens_per_pass"] for o in outs),
             "passes/canvas": statistics.mean(o["passes"] for o in outs),
@@ -172,55 +173,130 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=10)
-    ap.add_argument("--sudoku", type=int, default=6)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=123)
-    ap.add_argument("--model", default=None, help="a checkpoint folder (default: the shipped model)")
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+def _quickstart(dm, seeds: int) -> dict:
+    """The README quickstart (examples/quickstart.py) over ``seeds`` seeds: how often each field is right."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("quickstart", ROOT / "examples" / "quickstart.py")
+    qs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(qs)
+    from structdiff.api import Generator
+    from structdiff.constraints import Constraint
+
+    gen = Generator(dm, Constraint.from_json_schema(qs.SCHEMA), max_tokens=96)
+    right = {k: 0 for k in qs.EXPECTED}
+    all_right, tpp, first = 0, [], None
+    for seed in range(seeds):
+        res = gen(qs.PROMPT, seed=seed)
+        value = json.loads(res.text)
+        first = first or res.text
+        ok = {k: value.get(k) == v for k, v in qs.EXPECTED.items()}
+        for k, hit in ok.items():
+            right[k] += hit
+        all_right += all(ok.values())
+        tpp.append(res.stats.get("tokens_per_pass", 0.0))
+    row = {"n seeds": seeds, "all 4 right": f"{all_right}/{seeds}"}
+    row.update({k: f"{v}/{seeds}" for k, v in right.items()})
+    row["tok/pass"] = statistics.mean(tpp)
+    row["seed 0"] = first
+    return row
+
+
+def _load_seconds(path: str | None) -> float:
+    """Seconds from a fresh interpreter to a loaded model (imports of torch and transformers included)."""
+    import subprocess
+
+    code = ("import time; t = time.perf_counter(); from structdiff.backend import load_model; "
+            f"load_model({path!r}); print(time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _breakdown(examples: list, samples: list[str]) -> list[dict]:
+    """Constrained field accuracy per record shape and per phrasing (n prompts each)."""
+    rows = []
+    for attr in ("shape", "phrasing"):
+        groups: dict[str, list[tuple[int, int]]] = {}
+        for ex, text in zip(examples, samples):
+            groups.setdefault(getattr(ex, attr) or "-", []).append(_field_accuracy(json.loads(ex.target),
+                                                                                   json.loads(text)))
+        for name, accs in sorted(groups.items()):
+            rows.append({"by": attr, "group": name, "n prompts": len(accs),
+                         "field acc %": 100 * sum(a for a, _ in accs) / max(1, sum(t for _, t in accs))})
+    return rows
+
+
+def _bench_one(label: str, path: str | None, args, examples: list, base_rows: list[dict]) -> list[str]:
     from structdiff.backend import load_model
 
     t0 = time.perf_counter()
-    dm = load_model(args.model)
+    dm = load_model(path)
     load_s = time.perf_counter() - t0
-    print(f"model: {dm!r}, load {load_s:.2f} s, params "
-          f"{sum(p.numel() for p in dm.model.parameters()) / 1e6:.2f}M")
-    base = load_model("tiny-random", canvas_length=256)
-
-    examples = _records(args.records, seed=10**6 + args.seed)
+    fresh = _load_seconds(path)
+    print(f"\n## {label}: {dm!r}, load {load_s:.2f} s in this process, {fresh:.2f} s from a fresh interpreter, "
+          f"params {sum(p.numel() for p in dm.model.parameters()) / 1e6:.2f}M")
     prompts = [ex.prompt for ex in examples]
+    notes: list[str] = []
     _unconstrained(dm, prompts[:1], args.seed)  # warm-up
-    shipped_outs = _unconstrained(dm, prompts, args.seed)
-    rows = [_json_rows("tiny-random baseline, model only", _unconstrained(base, prompts, args.seed), examples),
-            _json_rows("shipped, model only", shipped_outs, examples)]
+    outs = _unconstrained(dm, prompts, args.seed)
+    rows = base_rows + [_json_rows(f"{label}, model only", outs, examples)]
     constrained = _constrained_json(dm, examples, args.seed)
-    notes, samples = [], []
+    samples = []
     if isinstance(constrained, str):
         notes.append(constrained)
     else:
         samples = constrained.pop("_samples")
+        constrained["what"] = f"{label}, constrained (generate_json)"
         rows.append(constrained)
     print(f"\nJSON records ({len(examples)} held-out prompts)\n")
     print(_table(rows))
-    for i, (ex, o) in enumerate(list(zip(examples, shipped_outs))[:3]):
+    if samples:
+        print(f"\nConstrained field accuracy by record shape and phrasing ({label})\n")
+        print(_table(_breakdown(examples, samples)))
+    for i, (ex, o) in enumerate(list(zip(examples, outs))[:3]):
         print(f"\n  prompt: {ex.prompt!r}\n  truth:  {ex.target}\n  model:  {o['text']!r}")
         if samples:
             print(f"  constrained: {samples[i]}")
-
+    if args.quickstart:
+        print(f"\nREADME quickstart prompt ({label}, generate_json, max_tokens 96)\n")
+        print(_table([_quickstart(dm, args.quickstart)]))
     sud = []
     for name in ("mini4_sample.csv", "easy_sample.csv"):
-        path = SHARED / "sudoku" / name
-        if not path.is_file():
-            notes.append(f"{path} missing: sudoku not measured")
+        spath = SHARED / "sudoku" / name
+        if not spath.is_file():
+            notes.append(f"{spath} missing: sudoku not measured")
             continue
-        sud.append(_sudoku(dm, path, args.sudoku, args.seed))
+        if args.sudoku:
+            sud.append(_sudoku(dm, spath, args.sudoku, args.seed))
     if sud:
-        print("\nSudoku\n")
+        print(f"\nSudoku ({label})\n")
         keys = sorted({k for r in sud for k in r}, key=lambda k: list(sud[0]).index(k) if k in sud[0] else 99)
         print(_table([{k: r.get(k, "-") for k in keys} for r in sud]))
+    return notes
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=10)
+    ap.add_argument("--sudoku", type=int, default=6)
+    ap.add_argument("--quickstart", type=int, default=5, help="seeds of the README quickstart prompt (0: skip)")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=123)
+    ap.add_argument("--model", default=None, help="a checkpoint folder (default: the shipped model)")
+    ap.add_argument("--before", default=None,
+                    help="an earlier checkpoint folder measured in the same run, on the same prompts and seeds")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    from structdiff.backend import load_model
+
+    examples = _records(args.records, seed=10**6 + args.seed)
+    prompts = [ex.prompt for ex in examples]
+    base = load_model("tiny-random", canvas_length=256)
+    base_rows = [_json_rows("tiny-random baseline, model only", _unconstrained(base, prompts, args.seed), examples)]
+    notes = []
+    if args.before:
+        notes += _bench_one("before", args.before, args, examples, base_rows)
+    notes += _bench_one("shipped" if args.model is None else "model", args.model, args, examples, base_rows)
     for n in notes:
         print(f"\nNOTE: {n}")
     return 0

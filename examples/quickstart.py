@@ -15,9 +15,7 @@ import torch
 
 import structdiff
 
-torch.set_num_threads(1)  # be polite on shared CPUs; remove for speed
-
-schema = {
+SCHEMA = {
     "type": "object",
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 24},
@@ -28,14 +26,22 @@ schema = {
     },
     "required": ["name", "age", "email", "plan"],
 }
+PROMPT = "Make a JSON record from this text. Alice Martin, 34 years old, email alice.martin@example.com, pro plan"
+# What a reader expects back (bench/bench_model.py checks the shipped model against it).
+EXPECTED = {"name": "Alice Martin", "age": 34, "email": "alice.martin@example.com", "plan": "pro"}
 
-t = time.perf_counter()
-prompt = "Make a JSON record from this text. Alice Martin, 34 years old, email alice.martin@example.com, pro plan"
-result = structdiff.generate_json(schema, prompt,
-                                  max_tokens=96, seed=0, return_result=True)
-print(json.dumps(result.value, indent=2, ensure_ascii=False))
 
-jsonschema.validate(result.value, schema)  # never fails: the output is valid by construction
-s = result.stats
-print(f"valid: yes · {s['passes']} passes · {s['tokens']} tokens ({s['tokens_per_pass']:.1f} per pass) · "
-      f"{s['repair_rounds']} repair rounds · {time.perf_counter() - t:.1f} s in all (model load included)")
+def main() -> None:
+    t = time.perf_counter()
+    result = structdiff.generate_json(SCHEMA, PROMPT, max_tokens=96, seed=0, return_result=True)
+    print(json.dumps(result.value, indent=2, ensure_ascii=False))
+
+    jsonschema.validate(result.value, SCHEMA)  # never fails: the output is valid by construction
+    s = result.stats
+    print(f"valid: yes · {s['passes']} passes · {s['tokens']} tokens ({s['tokens_per_pass']:.1f} per pass) · "
+          f"{s['repair_rounds']} repair rounds · {time.perf_counter() - t:.1f} s in all (model load included)")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)  # be polite on shared CPUs; remove for speed
+    main()

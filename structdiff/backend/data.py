@@ -70,6 +70,8 @@ class Example:
     schema: dict | None = None
     puzzle: str | None = None
     solution: str | None = None
+    shape: str | None = None  # records: "flat", "nested" or "list"
+    phrasing: str | None = None  # records: "comma", "key-value" or "sentence"
 
 
 # -- record kinds: fields, value makers, key aliases ------------------------------------------
@@ -279,8 +281,8 @@ def _spec(r: random.Random) -> tuple[str, list[tuple[str, Callable, str]]]:
     return kind, out
 
 
-def _record(r: random.Random, spec=None) -> tuple[dict, str, dict]:
-    """One flat record: (value, prompt text of its facts, schema)."""
+def _record(r: random.Random, spec=None) -> tuple[dict, str, dict, str]:
+    """One flat record: (value, prompt text of its facts, schema, phrasing)."""
     kind, fields = spec or _spec(r)
     value: dict[str, Any] = {}
     phrases: list[tuple[str, str]] = []
@@ -289,6 +291,7 @@ def _record(r: random.Random, spec=None) -> tuple[dict, str, dict]:
         phrases.append((key, said))
     style = r.random()
     order = phrases[:] if r.random() < 0.7 else r.sample(phrases, len(phrases))
+    phrasing = "comma" if style < 0.45 else "key-value" if style < 0.75 else "sentence"
     if style < 0.45:
         text = ", ".join(s for _, s in order)
     elif style < 0.75:
@@ -298,7 +301,7 @@ def _record(r: random.Random, spec=None) -> tuple[dict, str, dict]:
         text = f"{kind.title()}: " + ", ".join(s for _, s in order) + "."
     props = {key: TYPE_SCHEMA[jtype] for jtype, _, key in fields}
     schema = {"type": "object", "properties": props, "required": list(props)}
-    return value, text, schema
+    return value, text, schema, phrasing
 
 
 def _raw(v: Any) -> str:
@@ -315,12 +318,14 @@ def record_example(r: random.Random) -> Example:
     shape = r.random()
     instr = r.choice(INSTRUCTIONS)
     if shape < 0.72:
-        value, text, schema = _record(r)
+        kind = "flat"
+        value, text, schema, phrasing = _record(r)
         if r.random() < 0.25:
             text += "\nKeys: " + ", ".join(value)
     elif shape < 0.86:  # nested: one record holds another under a key
-        outer, otext, schema = _record(r)
-        inner, itext, ischema = _record(r)
+        kind = "nested"
+        outer, otext, schema, phrasing = _record(r)
+        inner, itext, ischema, _ = _record(r)
         key = r.choice(["address", "details", "owner", "meta", "info", "extra"])
         if key in outer:
             key += "_2"
@@ -329,17 +334,20 @@ def record_example(r: random.Random) -> Example:
         schema["required"].append(key)
         text = f"{otext}; {key}: {itext}"
     else:  # a list of records of one kind
+        kind = "list"
         spec = _spec(r)
-        items, texts = [], []
+        items, texts, phrasings = [], [], []
         for _ in range(r.randint(2, 3)):
-            v, t, schema0 = _record(r, spec)
+            v, t, schema0, ph = _record(r, spec)
+            phrasings.append(ph)
             items.append(v)
             texts.append(t)
         key = r.choice(["items", "people", "records", "entries", "list"])
         value = {key: items}
         schema = {"type": "object", "properties": {key: {"type": "array", "items": schema0}}, "required": [key]}
         text = "\n".join(f"- {t}" for t in texts)
-    return Example("record", instr + text, _dumps(value, compact), schema=schema)
+        phrasing = phrasings[0]
+    return Example("record", instr + text, _dumps(value, compact), schema=schema, shape=kind, phrasing=phrasing)
 
 
 def config_example(r: random.Random) -> Example:
