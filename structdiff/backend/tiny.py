@@ -16,6 +16,7 @@ def tiny_config(
     num_experts: int = 4,
     top_k_experts: int = 2,
     max_position_embeddings: int = 4096,
+    num_key_value_heads: int = 1,
 ) -> Any:
     """A small ``DiffusionGemmaConfig``: same class and layout as the real model, MoE included.
 
@@ -34,7 +35,7 @@ def tiny_config(
         intermediate_size=hidden_size * 2,
         num_hidden_layers=num_layers,
         num_attention_heads=heads,
-        num_key_value_heads=1,
+        num_key_value_heads=num_key_value_heads,
         head_dim=32,
         global_head_dim=32,
         sliding_window=128,

@@ -41,6 +41,7 @@ __all__ = [
     "make_batch",
     "model_config",
     "train",
+    "widen_kv_heads",
 ]
 
 log = logging.getLogger("structdiff.train")
@@ -69,12 +70,41 @@ def build_tokenizer(corpus: Sequence[str], vocab_size: int = 4096) -> Tokenizer:
 
 
 def model_config(vocab_size: int, *, hidden_size: int = 256, num_layers: int = 4, num_experts: int = 4,
-                 canvas_length: int = 256) -> Any:
+                 canvas_length: int = 256, kv_heads: int = 1) -> Any:
     """The shipped model's ``DiffusionGemmaConfig`` (MoE, alternating sliding/full attention)."""
     from .tiny import tiny_config
 
     return tiny_config(vocab_size, canvas_length=canvas_length, hidden_size=hidden_size, num_layers=num_layers,
-                       num_experts=num_experts, top_k_experts=2, max_position_embeddings=2048)
+                       num_experts=num_experts, top_k_experts=2, max_position_embeddings=2048,
+                       num_key_value_heads=kv_heads)
+
+
+def widen_kv_heads(model: Any, kv_heads: int) -> Any:
+    """The same network with ``kv_heads`` key/value heads instead of one (multi-query -> multi-head).
+
+    Every new head starts as a copy of the single shared one, so the widened model computes
+    exactly what the old one did (checked); training then lets the heads differ. One 32-wide
+    head shared by all query heads (and, in full-attention layers, used as key and value at
+    once) is a narrow channel for copying a token of the prompt.
+    """
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    text = model.config.text_config
+    if text.num_key_value_heads != 1 or text.num_attention_heads % kv_heads:
+        raise ValueError(f"can widen one key/value head to a divisor of {text.num_attention_heads}, "
+                         f"got {text.num_key_value_heads} -> {kv_heads}")
+    cfg = model_config(text.vocab_size, hidden_size=text.hidden_size, num_layers=text.num_hidden_layers,
+                       num_experts=text.num_experts, canvas_length=model.config.canvas_length, kv_heads=kv_heads)
+    wide = DiffusionGemmaForBlockDiffusion(cfg)
+    old = model.state_dict()
+    new = {}
+    for key, target in wide.state_dict().items():
+        src = old[key]
+        if src.shape != target.shape and key.endswith(("self_attn.k_proj.weight", "self_attn.v_proj.weight")):
+            src = src.repeat(kv_heads, 1)  # [kv_heads * head_dim, hidden]: head h is the old head
+        new[key] = src
+    wide.load_state_dict(new)
+    return wide
 
 
 def make_batch(tok: Tokenizer, examples: Sequence[Example], canvas_cap: int, rng: random.Random
@@ -229,6 +259,8 @@ def train(args: argparse.Namespace) -> dict:
         init = Path(args.init)
         tok = Tokenizer.from_file(str(init / "tokenizer.json"))
         model = DiffusionGemmaForBlockDiffusion.from_pretrained(init, dtype=torch.float32)
+        if args.kv_heads and args.kv_heads != model.config.text_config.num_key_value_heads:
+            model = widen_kv_heads(model, args.kv_heads)
         cfg = model.config
         previous = (init / "training_data.sha256").read_text().split()
         n_tok_examples = 0
@@ -238,7 +270,8 @@ def train(args: argparse.Namespace) -> dict:
                   for s in (ex.prompt, ex.target)]
         corpus += tiny_corpus(args.seed)  # generic code/config/prose lines widen the merges beyond our templates
         tok = build_tokenizer(corpus, args.vocab_size)
-        cfg = model_config(tok.vocab_size, hidden_size=args.hidden, num_layers=args.layers, num_experts=args.experts)
+        cfg = model_config(tok.vocab_size, hidden_size=args.hidden, num_layers=args.layers, num_experts=args.experts,
+                           kv_heads=args.kv_heads or 1)
         model = DiffusionGemmaForBlockDiffusion(cfg)
         n_tok_examples = args.tokenizer_examples
     _set_special_ids(model, tok)
@@ -303,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--hidden", type=int, default=192)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--experts", type=int, default=4)
+    p.add_argument("--kv-heads", type=int, default=None,
+                   help="key/value heads (from scratch: default 1; with --init: widen a 1-head model to this many)")
     p.add_argument("--vocab-size", type=int, default=4096)
     p.add_argument("--tokenizer-examples", type=int, default=6000)
     p.add_argument("--holdout", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"),
