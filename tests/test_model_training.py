@@ -51,3 +51,30 @@ def test_a_few_steps_lower_the_denoising_loss(one_thread):
     with torch.no_grad():
         after = loss(123).item()
     assert after < before - 0.5, (before, after)
+
+
+def test_widening_the_key_value_head_keeps_the_function(one_thread):
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    from structdiff.backend.train import _forward, widen_kv_heads
+
+    examples = list(itertools.islice(example_stream(6, weights={"record": 1.0}), 4))
+    tok = build_tokenizer([s for ex in examples for s in (ex.prompt, ex.target)], vocab_size=300)
+    cfg = model_config(tok.vocab_size, hidden_size=64, num_layers=2, num_experts=2, canvas_length=64)
+    torch.manual_seed(1)
+    narrow = DiffusionGemmaForBlockDiffusion(cfg).eval()
+    wide = widen_kv_heads(narrow, 2).eval()
+    text = wide.config.text_config
+    assert text.num_key_value_heads == 2
+    assert wide.model.decoder.layers[0].self_attn.k_proj.weight.shape == (2 * 32, 64)
+    ids, mask, clean = make_batch(tok, examples, 64, random.Random(0))
+    off = torch.zeros(len(examples), dtype=torch.bool)
+    with torch.no_grad():
+        a = _forward(narrow, ids, mask, clean, off)
+        b = _forward(wide, ids, mask, clean, off)
+        torch.nn.init.normal_(wide.model.decoder.layers[0].self_attn.k_proj.weight[32:])  # heads now differ
+        c = _forward(wide, ids, mask, clean, off)
+    assert torch.allclose(a, b, atol=1e-5)
+    assert not torch.allclose(a, c, atol=1e-3)
+    with pytest.raises(ValueError, match="divisor"):
+        widen_kv_heads(narrow, 4)  # 2 query heads cannot share 4 key/value heads
