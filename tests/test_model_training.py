@@ -23,14 +23,20 @@ def one_thread():
     torch.set_num_threads(before)
 
 
-def test_a_few_steps_lower_the_denoising_loss(one_thread):
+def _tiny_setup(seed: int, n: int, vocab_size: int):
+    """``n`` record examples, a tokenizer trained on them, and a 64-wide model seeded with ``seed``."""
     from transformers import DiffusionGemmaForBlockDiffusion
 
-    examples = list(itertools.islice(example_stream(5, weights={"record": 1.0}), 8))
-    tok = build_tokenizer([s for ex in examples for s in (ex.prompt, ex.target)], vocab_size=400)
+    examples = list(itertools.islice(example_stream(seed, weights={"record": 1.0}), n))
+    tok = build_tokenizer([s for ex in examples for s in (ex.prompt, ex.target)], vocab_size=vocab_size)
     cfg = model_config(tok.vocab_size, hidden_size=64, num_layers=2, num_experts=2, canvas_length=64)
-    torch.manual_seed(0)
-    model = DiffusionGemmaForBlockDiffusion(cfg).train()
+    torch.manual_seed(seed - 5)
+    return examples, tok, DiffusionGemmaForBlockDiffusion(cfg)
+
+
+def test_a_few_steps_lower_the_denoising_loss(one_thread):
+    examples, tok, model = _tiny_setup(5, 8, 400)
+    model.train()
     ids, mask, clean = make_batch(tok, examples, 48, random.Random(0))
     assert clean.shape == (8, 48) and mask[:, -1].all() and (ids[:, -1] != tok.pad_id).all()
     assert (clean == tok.eos_id).sum() == 8
@@ -54,15 +60,10 @@ def test_a_few_steps_lower_the_denoising_loss(one_thread):
 
 
 def test_widening_the_key_value_head_keeps_the_function(one_thread):
-    from transformers import DiffusionGemmaForBlockDiffusion
-
     from structdiff.backend.train import _forward, widen_kv_heads
 
-    examples = list(itertools.islice(example_stream(6, weights={"record": 1.0}), 4))
-    tok = build_tokenizer([s for ex in examples for s in (ex.prompt, ex.target)], vocab_size=300)
-    cfg = model_config(tok.vocab_size, hidden_size=64, num_layers=2, num_experts=2, canvas_length=64)
-    torch.manual_seed(1)
-    narrow = DiffusionGemmaForBlockDiffusion(cfg).eval()
+    examples, tok, narrow = _tiny_setup(6, 4, 300)
+    narrow.eval()
     wide = widen_kv_heads(narrow, 2).eval()
     text = wide.config.text_config
     assert text.num_key_value_heads == 2
