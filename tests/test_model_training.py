@@ -79,3 +79,34 @@ def test_widening_the_key_value_head_keeps_the_function(one_thread):
     assert not torch.allclose(a, c, atol=1e-3)
     with pytest.raises(ValueError, match="divisor"):
         widen_kv_heads(narrow, 4)  # 2 query heads cannot share 4 key/value heads
+
+
+def test_retokenizing_keeps_shared_tokens_and_carries_the_network(one_thread):
+    from structdiff.backend.train import _forward, retokenize
+
+    examples, tok, model = _tiny_setup(7, 6, 300)
+    model.eval()
+    spaced = build_tokenizer([s for ex in examples for s in (ex.prompt, ex.target)], vocab_size=420,
+                             space_tokens=True)  # more merges than the old one: some tokens are new
+    moved = retokenize(model, tok, spaced).eval()
+    assert moved.config.text_config.vocab_size == spaced.vocab_size
+    old_emb, new_emb = model.get_input_embeddings().weight, moved.get_input_embeddings().weight
+    old_bytes, new_bytes = tok.token_bytes, spaced.token_bytes
+    by_bytes = {b: i for i, b in enumerate(old_bytes) if b is not None}
+    shared = [(by_bytes[b], j) for j, b in enumerate(new_bytes) if b is not None and b in by_bytes]
+    assert len(shared) > 50
+    for i, j in shared:  # a token both vocabularies spell the same way keeps its embedding row
+        assert torch.equal(old_emb[i], new_emb[j])
+    for i in tok.special_ids:
+        assert torch.equal(old_emb[i], new_emb[i])
+    word = next(j for j, b in enumerate(new_bytes) if b is not None and b not in by_bytes)
+    pieces = tok.encode(new_bytes[word].decode())  # a new token is the mean of its old pieces
+    assert torch.allclose(new_emb[word], old_emb[pieces].mean(0))
+    assert torch.equal(moved.lm_head.weight, new_emb)  # still tied
+    for (name, a), (_, b) in zip(model.named_parameters(), moved.named_parameters()):
+        if a.shape[0] != tok.vocab_size:
+            assert torch.equal(a, b), name
+    ids, mask, clean = make_batch(spaced, examples, 64, random.Random(0))
+    with torch.no_grad():
+        out = _forward(moved, ids, mask, clean, torch.zeros(len(examples), dtype=torch.bool))
+    assert out.shape[-1] == spaced.vocab_size and torch.isfinite(out).all()

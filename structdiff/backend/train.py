@@ -40,6 +40,7 @@ __all__ = [
     "hash_strings",
     "make_batch",
     "model_config",
+    "retokenize",
     "train",
     "widen_kv_heads",
 ]
@@ -110,6 +111,47 @@ def widen_kv_heads(model: Any, kv_heads: int) -> Any:
         new[key] = src
     wide.load_state_dict(new)
     return wide
+
+
+def retokenize(model: Any, old: Tokenizer, new: Tokenizer) -> Any:
+    """The same network reading and writing ``new``'s vocabulary instead of ``old``'s.
+
+    Every vocabulary-sized tensor (the encoder's and the decoder's token embeddings, the tied
+    output head) gets one row per new token: the mean of the old rows of the old tokens that spell
+    the same bytes (a token both vocabularies hold keeps its row exactly; the special tokens keep
+    theirs). All other weights are copied. The text is then cut differently (with
+    ``space_tokens``, `` Alice`` becomes `` `` + ``Alice``), so the model needs training to adapt,
+    but it starts from everything it learned instead of from scratch.
+    """
+    from transformers import DiffusionGemmaForBlockDiffusion
+
+    text = model.config.text_config
+    cfg = model_config(new.vocab_size, hidden_size=text.hidden_size, num_layers=text.num_hidden_layers,
+                       num_experts=text.num_experts, canvas_length=model.config.canvas_length,
+                       kv_heads=text.num_key_value_heads)
+    fresh = DiffusionGemmaForBlockDiffusion(cfg)
+    old_vocab = text.vocab_size
+    known = {b: i for i, b in enumerate(old.token_bytes) if b is not None and i not in old.special_ids}
+    rows: list[list[int]] = []
+    for i, spelled in enumerate(new.token_bytes):
+        if i in new.special_ids or spelled is None:
+            rows.append([i] if i < old_vocab else [old.pad_id])
+        elif spelled in known:
+            rows.append([known[spelled]])
+        else:
+            rows.append(old.encode(spelled.decode("utf-8", errors="replace")) or [old.pad_id])
+    index = torch.tensor([r[0] for r in rows])
+    state = {}
+    for key, src in model.state_dict().items():
+        if key.endswith(("embed_tokens.weight", "lm_head.weight")):
+            mixed = src[index].clone()
+            for i, r in enumerate(rows):
+                if len(r) > 1:
+                    mixed[i] = src[r].mean(0)
+            src = mixed
+        state[key] = src
+    fresh.load_state_dict(state)
+    return fresh
 
 
 def make_batch(tok: Tokenizer, examples: Sequence[Example], canvas_cap: int, rng: random.Random
@@ -247,6 +289,14 @@ def _save(model: Any, tok: Tokenizer, out: Path, meta: dict, dtype: torch.dtype)
     tmp.rmdir()
 
 
+def _tokenizer_corpus(args: argparse.Namespace, exclude: frozenset[str]) -> list[str]:
+    """The text a new tokenizer is trained on: ``--tokenizer-examples`` examples of stream ``seed + 1``."""
+    corpus_stream = example_stream(args.seed + 1, exclude=exclude, weights=MIXES[args.mix])
+    corpus = [s for _ in range(args.tokenizer_examples) for ex in [next(corpus_stream)]
+              for s in (ex.prompt, ex.target)]
+    return corpus + tiny_corpus(args.seed)  # generic code/config/prose lines widen the merges beyond our templates
+
+
 def train(args: argparse.Namespace) -> dict:
     """Run training as configured by the CLI arguments; returns the final metadata."""
     from transformers import DiffusionGemmaForBlockDiffusion
@@ -266,15 +316,17 @@ def train(args: argparse.Namespace) -> dict:
         model = DiffusionGemmaForBlockDiffusion.from_pretrained(init, dtype=torch.float32)
         if args.kv_heads and args.kv_heads != model.config.text_config.num_key_value_heads:
             model = widen_kv_heads(model, args.kv_heads)
+        n_tok_examples = 0
+        if args.space_tokens:  # a new vocabulary, the network carried over (see retokenize)
+            new_tok = build_tokenizer(_tokenizer_corpus(args, exclude), args.vocab_size or tok.vocab_size,
+                                      space_tokens=True)
+            model, tok = retokenize(model, tok, new_tok), new_tok
+            n_tok_examples = args.tokenizer_examples
         cfg = model.config
         previous = (init / "training_data.sha256").read_text().split()
-        n_tok_examples = 0
     else:
-        corpus_stream = example_stream(args.seed + 1, exclude=exclude, weights=MIXES[args.mix])
-        corpus = [s for _ in range(args.tokenizer_examples) for ex in [next(corpus_stream)]
-                  for s in (ex.prompt, ex.target)]
-        corpus += tiny_corpus(args.seed)  # generic code/config/prose lines widen the merges beyond our templates
-        tok = build_tokenizer(corpus, args.vocab_size, space_tokens=args.space_tokens)
+        tok = build_tokenizer(_tokenizer_corpus(args, exclude), args.vocab_size or 4096,
+                              space_tokens=args.space_tokens)
         cfg = model_config(tok.vocab_size, hidden_size=args.hidden, num_layers=args.layers, num_experts=args.experts,
                            kv_heads=args.kv_heads or 1)
         model = DiffusionGemmaForBlockDiffusion(cfg)
@@ -343,9 +395,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--experts", type=int, default=4)
     p.add_argument("--kv-heads", type=int, default=None,
                    help="key/value heads (from scratch: default 1; with --init: widen a 1-head model to this many)")
-    p.add_argument("--vocab-size", type=int, default=4096)
+    p.add_argument("--vocab-size", type=int, default=None,
+                   help="size of a new tokenizer (default 4096 from scratch, the --init model's with --space-tokens)")
     p.add_argument("--space-tokens", action="store_true",
-                   help="a new tokenizer (from scratch) keeps every space a token of its own (see build_tokenizer)")
+                   help="a new tokenizer keeps every space a token of its own (see build_tokenizer); with --init "
+                        "the network is carried over to it (see retokenize)")
     p.add_argument("--tokenizer-examples", type=int, default=6000)
     p.add_argument("--holdout", default=str(Path(__file__).resolve().parents[3] / "shared" / "data"),
                    help="evaluation data kept out of training (../shared/data)")
