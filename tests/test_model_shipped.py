@@ -68,6 +68,30 @@ def test_one_canvas_pass(shipped):
     assert torch.isfinite(again).all() and not torch.equal(again, logits)
 
 
+def test_load_model_is_transformers_own_loading(shipped):
+    """Whatever load_model does to load faster, the network equals plain ``from_pretrained``'s."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        ref = DiffusionGemmaForBlockDiffusion.from_pretrained(str(WEIGHTS)).eval()
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
+    got, want = shipped.model.state_dict(), ref.state_dict()
+    assert got.keys() == want.keys()
+    assert all(got[k].dtype == want[k].dtype and torch.equal(got[k], want[k]) for k in got)
+    assert shipped.model.training is False
+    ids = torch.tensor([shipped.tokenizer.encode("Alice, 30, from Lyon", add_bos=True)])
+    canvas = torch.randint(0, shipped.vocab_size, (1, 256), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():  # non-persistent buffers (rotary tables) are not in the state dict: compare outputs
+        a = shipped.model(input_ids=ids, decoder_input_ids=canvas).logits  # [1, 256, V]
+        b = ref(input_ids=ids, decoder_input_ids=canvas).logits
+    assert torch.equal(a, b)
+
+
 def _copy(tmp_path: Path) -> Path:
     dst = tmp_path / "weights"
     shutil.copytree(WEIGHTS, dst)

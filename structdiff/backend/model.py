@@ -19,7 +19,7 @@ import torch
 from ..errors import BackendError, InputError
 from .tokenizer import Tokenizer
 
-__all__ = ["DiffusionModel", "Context", "load_model"]
+__all__ = ["Context", "DiffusionModel", "load_model"]
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,8 @@ def _load_pretrained(name_or_path: str, device: torch.device, dtype: torch.dtype
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # the library stays silent: no "Loading weights" bar on stderr
     try:
-        model, info = DiffusionGemmaForBlockDiffusion.from_pretrained(name_or_path, dtype=dtype,
+        # the config read above, not a second parse of config.json
+        model, info = DiffusionGemmaForBlockDiffusion.from_pretrained(name_or_path, config=config, dtype=dtype,
                                                                       output_loading_info=True)
         model = model.to(device).eval()
     except torch.OutOfMemoryError as exc:  # pragma: no cover - needs a real device
@@ -256,7 +257,7 @@ def _load_pretrained(name_or_path: str, device: torch.device, dtype: torch.dtype
             hf_logging.enable_progress_bar()
     if info.get("missing_keys"):  # transformers would silently leave them random
         raise BackendError(f"weights in {name_or_path!r} lack {len(info['missing_keys'])} tensors "
-                           f"(e.g. {sorted(info['missing_keys'])[0]}): {fix}")
+                           f"(e.g. {min(info['missing_keys'])}): {fix}")
     own_tokenizer = os.path.join(name_or_path, "tokenizer.json")
     if is_local and os.path.isfile(own_tokenizer) and not os.path.isfile(
             os.path.join(name_or_path, "tokenizer_config.json")):
