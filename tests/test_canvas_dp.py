@@ -58,9 +58,9 @@ def _exact(tok, pat, logits_row):
 @pytest.mark.parametrize("layout", ["dense", "rows", "rows+edges"])
 @pytest.mark.parametrize("device", DEVICES)
 def test_mixed_batch_equals_enumeration(tok, device, layout, monkeypatch):
-    if layout != "dense":  # as for big automata: reductions through padded rows of rows
+    monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
+    if layout in ("rows", "rows+edges"):  # as for big automata: reductions through padded rows of rows
         monkeypatch.setattr(canvas_dp, "_ONE_LEVEL_PAD", -10**9)
-        monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
     if layout == "rows+edges":  # backtracking edge by edge, position by position
         monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
     # rows 0 and 2 share one automaton (one group); row 3 allows few tokens (the DP works on those columns only)
@@ -110,6 +110,34 @@ def test_row_does_not_depend_on_the_batch(tok, device):
     batched = run([mine, other, mine], [42, 7, 8], [0, 1, 2])
     assert alone[0] == batched[0] and alone[2] == batched[2]
     assert torch.equal(alone[1], batched[1])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_output_buffers_alternate_and_keep_the_previous_pass(tok, device):
+    """The constrained logits live in two buffers used in turn: the previous pass's stay intact (the loop
+    self-conditions on them), and a reused buffer gives exactly what a fresh hook gives."""
+    n = 4
+    comps = [Constraint.from_regex(p).compile(tok, canvas_length=n, max_tokens=n) for p in (r"c{1,3}", r"(ab|ba)+c?")]
+    g = torch.Generator().manual_seed(11)
+    xs = [(torch.randn(1, n, tok.vocab_size, generator=g) * 2).to(device) for _ in range(3)]
+    before = torch.get_num_threads()
+    for comp in comps:  # the first writes only its live columns (the rest -inf once per buffer), the second all
+        hook = RegexHook([comp], seeds=[0])
+        view = _view(1, n, device)
+        hook.begin_block(view)
+        outs, copies = [], []
+        for x in xs + xs[:1]:
+            outs.append(hook.process_logits(view, x.clone()))
+            copies.append(outs[-1].clone())
+            hook.propose(view, outs[-1], None, None)
+            if len(outs) > 1:
+                assert torch.equal(outs[-2], copies[-2])  # the previous pass's logits are intact
+        assert outs[0] is outs[2] and outs[1] is outs[3] and outs[0] is not outs[1]
+        for x, got in zip(xs + xs[:1], copies):
+            fresh = RegexHook([comp], seeds=[0])
+            fresh.begin_block(view)
+            assert torch.equal(fresh.process_logits(view, x.clone()), got)
+    assert torch.get_num_threads() == before
 
 
 def test_counter_draws_are_uniform_and_keyed():

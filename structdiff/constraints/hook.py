@@ -26,7 +26,8 @@ call serves rows that joined a batch at different block boundaries (``structdiff
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,22 @@ from ..sampler.rng import row_keys, uniforms
 __all__ = ["RegexHook", "RowCursor"]
 
 _NEG = float("-inf")
+
+
+@contextmanager
+def _serial(device: torch.device) -> Iterator[None]:
+    """One CPU thread inside: the DP's many small ops gain nothing from more, and where another process holds
+    a core every parallel region waits for it (a 600-element ``exp`` took 24 ms with 2 threads on a 2-core
+    machine with one core busy, 2 us with one). The passes over ``[B, L, V]`` keep every thread."""
+    n = torch.get_num_threads()
+    if device.type != "cpu" or n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 @dataclass
@@ -60,8 +77,7 @@ class _Group:
         self.da = None
         self.idx = None  # [G] long batch rows on the device
         self.end_ok = None  # [G, S] bool allowed end states of the current block
-        self.live = None  # [G'] long batch rows active in this pass (None: no pass)
-        self.sel = None  # [G'] long positions of those rows within the group
+        self.special = None  # [C] bool the EOS and pad classes
 
 
 class RegexHook(CanvasHook):
@@ -106,6 +122,9 @@ class RegexHook(CanvasHook):
         self._budget = None  # [B] long token budgets (None: the loop's max_tokens)
         self._post = {}  # id(group) -> per-pass tensors
         self._bad = None  # [B] bool rows whose DP found no valid canvas in this block
+        self._bufs = {}  # name -> scratch tensor reused across passes (a fresh [B, L, V] costs page faults)
+        self._outs = [None, None]  # the constrained logits, two buffers used in turn
+        self._turn = 0
 
     # -- setup ------------------------------------------------------------------------------------
     def _setup(self, device) -> None:
@@ -116,6 +135,8 @@ class RegexHook(CanvasHook):
         for grp in self.groups:
             grp.da = device_automaton(grp.auto, self.device)
             grp.idx = torch.tensor(grp.rows, dtype=torch.long, device=self.device)
+            grp.special = torch.zeros(grp.da.n_classes, dtype=torch.bool, device=self.device)
+            grp.special[[grp.da.eos_class, grp.da.pad_class]] = True
         self.state = torch.tensor([c.state for c in self.cursors], dtype=torch.long, device=self.device)
         self._draws = torch.tensor([c.draws for c in self.cursors], dtype=torch.long, device=self.device)
         if self.budgets is not None:
@@ -169,15 +190,14 @@ class RegexHook(CanvasHook):
         tok = torch.where(inside, self._pin_tok[rows[:, None], at], 0)
         return tok, self._pin_mask[rows[:, None], at] & inside
 
-    def _restrict(self, da, lm: torch.Tensor, start: torch.Tensor, budget: torch.Tensor, pin_tok, pin_mask
+    def _restrict(self, grp: _Group, lm: torch.Tensor, start: torch.Tensor, budget: torch.Tensor, pin_tok, pin_mask
                   ) -> torch.Tensor:
         """Class scores ``[G, n, C]`` with the budget (EOS/pad only past it) and pins (one class) applied;
         ``start [G]`` is each row's first output position, ``budget [G]`` its token budget."""
+        da = grp.da
         _, n, C = lm.shape
         pos = start[:, None] + torch.arange(n, device=lm.device)  # [G, n]
-        special = torch.zeros(C, dtype=torch.bool, device=lm.device)
-        special[[da.eos_class, da.pad_class]] = True
-        lm = lm.masked_fill((pos >= budget[:, None])[..., None] & ~special, _NEG)
+        lm = lm.masked_fill((pos >= budget[:, None])[..., None] & ~grp.special, _NEG)
         one = torch.arange(C, device=lm.device) == da.token_class[pin_tok][..., None]  # [G, n, C]
         return torch.where(pin_mask[..., None], torch.where(one, 0.0, _NEG).to(lm.dtype), lm)
 
@@ -199,7 +219,7 @@ class RegexHook(CanvasHook):
             return accept
         pin_tok, pin_mask = self._pins(grp.idx, after, rest)
         free = torch.zeros((G, rest, da.n_classes), device=self.device)
-        lm = self._restrict(da, free, after, budget, pin_tok, pin_mask)
+        lm = self._restrict(grp, free, after, budget, pin_tok, pin_mask)
         reach = torch.isfinite(backward(da, set_values(da, lm), accept, full=False))
         return torch.where(last[:, None], accept, reach)
 
@@ -226,94 +246,129 @@ class RegexHook(CanvasHook):
     def _canvas_length(self, view: PassView) -> int:
         return int(view.canvas.shape[1]) if view.canvas is not None else self.rows[0].canvas_length
 
+    def _buf(self, name: str, like: torch.Tensor, shape: tuple) -> torch.Tensor:
+        """Scratch ``shape`` of ``like``'s dtype and device, kept for the next pass (contents undefined)."""
+        b = self._bufs.get(name)
+        if b is None or b.shape != shape or b.dtype != like.dtype or b.device != like.device:
+            b = self._bufs[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return b
+
+    def _out(self, logits: torch.Tensor) -> tuple[torch.Tensor, list]:
+        """(output ``[B, L, V]``, its tag) of this pass: two buffers in turn, so the logits a caller keeps from the
+        previous pass (the loop's self-conditioning) stay intact; the tag names the layout whose ``-inf`` columns the
+        buffer already holds."""
+        self._turn ^= 1
+        slot = self._outs[self._turn]
+        if slot is None or slot[0].shape != logits.shape or slot[0].dtype != logits.dtype or \
+                slot[0].device != logits.device or slot[0].data_ptr() == logits.data_ptr():  # never write the input
+            slot = self._outs[self._turn] = (torch.empty_like(logits), [None])
+        return slot
+
     def process_logits(self, view: PassView, logits: torch.Tensor) -> torch.Tensor:
+        """Log constrained marginals ``[B, L, V]`` of every row (a row that no longer denoises gets them too, and its
+        draws and state stand still). The result is one of two buffers the hook reuses in turn: it stays valid
+        until the next call but one."""
         self._setup(logits.device)
         B, n, V = logits.shape  # [B, L, V]
-        active = view.active.tolist()
+        active = view.active.to(device=self.device, dtype=torch.bool)  # [B] no host round trip
         offset, budget = self._where(view)
         self._post = {}
-        out = None
-        for grp in self.groups:
-            sel = [k for k, b in enumerate(grp.rows) if active[b]]
-            if not sel:
-                grp.live = None
-                continue
-            whole = len(sel) == B  # one group holds every row, all active: no copies
-            grp.sel = torch.tensor(sel, dtype=torch.long, device=self.device)
-            grp.live = grp.idx[grp.sel]
-            x = logits if whole else logits.index_select(0, grp.live)  # [G, L, V]
+        out, tag = self._out(logits)
+        for gi, grp in enumerate(self.groups):
+            whole = len(grp.rows) == B  # one group holds every row: no copies
+            rows = grp.idx
+            x = logits if whole else torch.index_select(logits, 0, rows, out=self._buf(f"x{gi}", logits, (
+                rows.numel(), n, V)))  # [G, L, V]
             da = grp.da
-            start, limit = offset[grp.live], budget[grp.live]  # [G] each
-            pin_tok, pin_mask = self._pins(grp.live, start, n)
             lay = layout(da, V)  # only the live tokens when few are
-            xc = x if lay.cols is None else x.index_select(-1, lay.cols)  # [G, L, V'] (V' = V or V_live)
-            work = torch.empty_like(xc)  # [G, L, V'] scratch, then the constrained logits
+            if lay.cols is None:
+                xc = x
+                work = out if whole else self._buf(f"w{gi}", x, x.shape)  # [G, L, V] scratch, then the output
+                tag[0] = None
+            else:
+                shape = (rows.numel(), n, lay.n_cols)
+                xc = torch.index_select(x, -1, lay.cols, out=self._buf(f"c{gi}", x, shape))  # [G, L, V_live]
+                work = self._buf(f"w{gi}", x, shape)
             ms = class_masses(xc, da, lay, work)
-            lm = self._restrict(da, ms.lm, start, limit, pin_tok, pin_mask)  # [G, L, C]
-            score = self._restrict(da, ms.best, start, limit, pin_tok, pin_mask)  # [G, L, C]
-            end_ok = grp.end_ok[grp.sel]  # [G, S]
-            q0 = self.state[grp.live]  # [G]
-            sv = set_values(da, lm)  # [L, G, T+1]
-            la = forward(da, sv, q0)  # [L+1, G, S]
-            lb = backward(da, sv, end_ok)  # [L+1, G, S]
-            post, log_z = class_posteriors(da, lm, la, lb)  # [G, L, C], [G]
-            self._bad[grp.live] |= ~torch.isfinite(log_z)
-            # log marginal of token t of class c: x_t - top - lm(c) + post(c) (lm is relative to the position's top)
-            shift = torch.cat([post - lm, post.new_full((*post.shape[:2], 1), _NEG)], dim=-1) - ms.top
-            shift = torch.nan_to_num(shift, nan=_NEG, posinf=_NEG)  # [G, L, C+1]
+            with _serial(self.device):
+                start, limit = offset[rows], budget[rows]  # [G] each
+                pin_tok, pin_mask = self._pins(rows, start, n)
+                lm = self._restrict(grp, ms.lm, start, limit, pin_tok, pin_mask)  # [G, L, C]
+                score = self._restrict(grp, ms.best, start, limit, pin_tok, pin_mask)  # [G, L, C]
+                end_ok = grp.end_ok  # [G, S]
+                q0 = self.state[rows]  # [G]
+                sv = set_values(da, lm)  # [L, G, T+1]
+                la = forward(da, sv, q0)  # [L+1, G, S]
+                lb = backward(da, sv, end_ok)  # [L+1, G, S]
+                post, log_z = class_posteriors(da, lm, la, lb)  # [G, L, C], [G]
+                act = active[rows]  # [G]
+                self._bad[rows] |= act & ~torch.isfinite(log_z)
+                # log marginal of token t of class c: x_t - top - lm(c) + post(c) (lm is relative to the position's top)
+                shift = torch.cat([post - lm, post.new_full((*post.shape[:2], 1), _NEG)], dim=-1) - ms.top
+                shift = torch.nan_to_num(shift, nan=_NEG, posinf=_NEG)  # [G, L, C+1]
             vals = torch.gather(shift, -1, lay.col_class.expand(xc.shape), out=work).add_(xc)  # [G, L, V']
             if lay.cols is not None:
-                vals = torch.full_like(x, _NEG).index_copy_(-1, lay.cols, vals)  # [G, L, V]
+                if whole:
+                    if tag[0] is not lay:  # the columns outside the language: -inf, written once per buffer
+                        out.fill_(_NEG)
+                    out.index_copy_(-1, lay.cols, vals)
+                    tag[0] = lay
+                else:
+                    vals = torch.full_like(x, _NEG).index_copy_(-1, lay.cols, vals)  # [G, L, V]
             if self._has_pins:  # a pinned position allows exactly its token
-                keep = vals.gather(-1, pin_tok[..., None])  # [G, L, 1]
-                vals.masked_fill_(pin_mask[..., None], _NEG)
-                vals.scatter_(-1, pin_tok[..., None], torch.where(pin_mask[..., None], 0.0, keep))
+                target = out if whole else vals
+                keep = target.gather(-1, pin_tok[..., None])  # [G, L, 1]
+                target.masked_fill_(pin_mask[..., None], _NEG)
+                target.scatter_(-1, pin_tok[..., None], torch.where(pin_mask[..., None], 0.0, keep))
+                tag[0] = None  # pinned positions hold -inf where the layout's columns are
+            if not whole:
+                out.index_copy_(0, rows, vals)
+                tag[0] = None
             self._post[id(grp)] = dict(lm=lm, la=la, sv=sv, score=score, post=post, end_ok=end_ok, start=q0,
-                                       pin_tok=pin_tok, pin_mask=pin_mask, x=xc, lay=lay, ms=ms)
-            if whole:
-                return vals
-            if out is None:
-                out = logits.clone()
-            out.index_copy_(0, grp.live, vals)
-        return logits if out is None else out
+                                       pin_tok=pin_tok, pin_mask=pin_mask, x=xc, lay=lay, ms=ms, act=act)
+        return out
 
     def propose(self, view, logits, probs, generator):
         self._setup(logits.device)
         keys = self._keys(generator)
         self._count_draw(view)
         sampled, best = view.canvas.clone(), view.canvas.clone()  # [B, L]
-        for grp in self.groups:
-            p = self._post.get(id(grp))
-            if p is None:
-                continue
-            da, rows = grp.da, grp.live
-            n = logits.shape[1]
-            sv_b = set_values(da, p["score"], "max")  # [L, G, T+1]
-            vit = forward(da, sv_b, p["start"], op="max")  # [L+1, G, S]
-            both = backtrack(da, [(p["la"], p["sv"], p["lm"], p["end_ok"], self._u(keys, rows, 0, 2 * n + 1)),
-                                  (vit, sv_b, p["score"], p["end_ok"], None)])  # [2G, L]
-            cls_s, cls_b = both[:rows.numel()], both[rows.numel():]
-            lay = p["lay"]
-            tok_s = draw_in_class(p["x"], lay, p["ms"], cls_s, self._u(keys, rows, 1, n))  # [G, L]
-            tok_b = best_in_class(p["x"], lay, p["ms"], cls_b)  # [G, L]
-            if lay.cols is not None:
-                tok_s, tok_b = lay.cols[tok_s], lay.cols[tok_b]
-            sampled.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_s))
-            best.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok_b))
+        with _serial(self.device):
+            for grp in self.groups:
+                p = self._post.get(id(grp))
+                if p is None:
+                    continue
+                da, rows = grp.da, grp.idx
+                n = logits.shape[1]
+                sv_b = set_values(da, p["score"], "max")  # [L, G, T+1]
+                vit = forward(da, sv_b, p["start"], op="max")  # [L+1, G, S]
+                both = backtrack(da, [(p["la"], p["sv"], p["lm"], p["end_ok"], self._u(keys, rows, 0, 2 * n + 1)),
+                                      (vit, sv_b, p["score"], p["end_ok"], None)])  # [2G, L]
+                cls_s, cls_b = both[:rows.numel()], both[rows.numel():]
+                lay = p["lay"]
+                tok_s = draw_in_class(p["x"], lay, p["ms"], cls_s, self._u(keys, rows, 1, n))  # [G, L]
+                tok_b = best_in_class(p["x"], lay, p["ms"], cls_b)  # [G, L]
+                if lay.cols is not None:
+                    tok_s, tok_b = lay.cols[tok_s], lay.cols[tok_b]
+                stopped, was = ~p["act"][:, None], view.canvas[rows]  # rows that stopped keep their canvas
+                sampled.index_copy_(0, rows, torch.where(stopped, was, torch.where(p["pin_mask"], p["pin_tok"], tok_s)))
+                best.index_copy_(0, rows, torch.where(stopped, was, torch.where(p["pin_mask"], p["pin_tok"], tok_b)))
         return sampled, best
 
     def renoise(self, view, accepted_canvas, renoise_mask, generator):
         keys = self._keys(generator)
         self._count_draw(view)
         noise = accepted_canvas.clone()  # [B, L]
-        for grp in self.groups:
-            p = self._post.get(id(grp))
-            if p is None:
-                continue
-            rows, n = grp.live, accepted_canvas.shape[1]
-            tok = allowed_noise(grp.da, torch.isfinite(p["post"]), self._u(keys, rows, 0, n),
-                                self._u(keys, rows, 1, n))  # [G, L]
-            noise.index_copy_(0, rows, torch.where(p["pin_mask"], p["pin_tok"], tok))
+        with _serial(self.device):
+            for grp in self.groups:
+                p = self._post.get(id(grp))
+                if p is None:
+                    continue
+                rows, n = grp.idx, accepted_canvas.shape[1]
+                tok = allowed_noise(grp.da, torch.isfinite(p["post"]), self._u(keys, rows, 0, n),
+                                    self._u(keys, rows, 1, n))  # [G, L]
+                stopped, was = ~p["act"][:, None], accepted_canvas[rows]
+                noise.index_copy_(0, rows, torch.where(stopped, was, torch.where(p["pin_mask"], p["pin_tok"], tok)))
         return noise
 
     def observe(self, record) -> None:
@@ -324,7 +379,8 @@ class RegexHook(CanvasHook):
             p = self._post.get(id(grp))
             if p is not None:
                 sizes = grp.da.sizes.to(p["post"].device)
-                allowed[grp.live] = (torch.isfinite(p["post"]) * sizes).sum(-1).long()
+                n_ok = (torch.isfinite(p["post"]) * sizes).sum(-1).long()  # [G, L]
+                allowed[grp.idx] = torch.where(p["act"][:, None], n_ok, 0)
         record.extra["allowed"] = allowed
 
     def finish_block(self, view, best):
