@@ -55,12 +55,14 @@ def _exact(tok, pat, logits_row):
     return marg / total, best
 
 
-@pytest.mark.parametrize("layout", ["dense", "rows", "rows+edges"])
+@pytest.mark.parametrize("layout", ["dense", "rows", "rows+edges", "small cells"])
 @pytest.mark.parametrize("device", DEVICES)
 def test_mixed_batch_equals_enumeration(tok, device, layout, monkeypatch):
     monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
     if layout in ("rows", "rows+edges"):  # as for big automata: reductions through padded rows of rows
         monkeypatch.setattr(canvas_dp, "_ONE_LEVEL_PAD", -10**9)
+    if layout == "small cells":  # as for a big vocabulary: a class's columns span several cells
+        monkeypatch.setattr(canvas_dp, "_cell_width", lambda n: 2)
     if layout == "rows+edges":  # backtracking edge by edge, position by position
         monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
     # rows 0 and 2 share one automaton (one group); row 3 allows few tokens (the DP works on those columns only)
@@ -110,6 +112,41 @@ def test_row_does_not_depend_on_the_batch(tok, device):
     batched = run([mine, other, mine], [42, 7, 8], [0, 1, 2])
     assert alone[0] == batched[0] and alone[2] == batched[2]
     assert torch.equal(alone[1], batched[1])
+
+
+@pytest.mark.parametrize("width", [1, 2, 16])
+@pytest.mark.parametrize("device", DEVICES)
+def test_draws_inside_a_class_follow_the_model(tok, device, width, monkeypatch):
+    """A token drawn inside a class (cell by cell mass, then a column of that cell) has the model's probability
+    within the class; the best token is the class's argmax, the first one on ties."""
+    monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
+    monkeypatch.setattr(canvas_dp, "_cell_width", lambda n: width)
+    comp = Constraint.from_regex(r"[^x]{1,3}").compile(tok, canvas_length=3, max_tokens=3)
+    da = canvas_dp.device_automaton(comp.automaton, device)
+    lay = canvas_dp.layout(da, tok.vocab_size)
+    assert lay.cols is None and lay.D == -(-int(da.sizes.max()) // width)
+    x = (torch.randn(2, 3, tok.vocab_size, generator=torch.Generator().manual_seed(3)) * 2).to(device)
+    x[1, 2] = 0.5  # every token tied
+    ms = canvas_dp.class_masses(x, da, lay)
+    M = 4000
+    u = ((torch.arange(M, dtype=torch.float64) + 0.5) / M).to(device)  # evenly spread uniforms
+    tc = da.token_class.cpu()
+    for c in range(da.n_classes):
+        members = (tc == c).nonzero().squeeze(1)
+        if members.numel() == 0:
+            continue
+        cls = torch.full((2, 3), c, device=device)
+        best = canvas_dp.best_in_class(x, lay, ms, cls).cpu()
+        want = members[x.cpu()[..., members].argmax(-1)]  # first on ties
+        assert torch.equal(best, want)
+        got = torch.stack([canvas_dp.draw_in_class(x, lay, ms, cls, u[k].expand(2, 3).float()) for k in range(M)])
+        got = got.cpu()  # [M, 2, 3]
+        p = torch.softmax(x.cpu()[..., members].double(), -1)  # [2, 3, m]
+        freq = (got[..., None] == members).double().mean(0)  # [2, 3, m]
+        assert (freq - p).abs().max() < 3.0 / M
+    xd = x.cpu().double()
+    lm = torch.stack([(xd[..., tc == c] - xd.amax(-1, keepdim=True)).logsumexp(-1) for c in range(da.n_classes)], -1)
+    assert torch.allclose(ms.lm.cpu().double(), lm, atol=1e-5)  # class log-masses relative to the best token
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -6,7 +6,7 @@ between two states as one), ``T`` distinct class sets of the pairs, ``K`` their 
 
 * ``class_masses``: tempered logits ``[G, L, V']`` -> class log-masses and best logit per class
   ``[G, L, C]`` in four passes over the logits (best logit, floored exponential, scatter-add,
-  scatter-max into (block of columns, class) cells; ``Layout``), no host copy;
+  scatter-max into cells of at most ``sqrt(V)`` columns of one class; ``Layout``), no host copy;
 * ``set_values``: class scores -> log weight (sum or max) of every class set ``[L, G, T+1]``;
 * ``forward`` / ``backward``: ``[L+1, G, S]`` log tables over state pairs, each step a gather and one
   ``logsumexp`` (or ``amax``) per level of a padded dense reduction (``Reduce``): a per-row max shift,
@@ -17,7 +17,7 @@ between two states as one), ``T`` distinct class sets of the pairs, ``K`` their 
   the best ones (Viterbi); each step's choice is computed for all positions and states at once, the
   chase back is two gathers per position;
 * ``draw_in_class`` / ``best_in_class`` / ``allowed_noise``: tokens inside the chosen classes (by the
-  model's weights, reading one block of columns per position, or uniformly among allowed tokens);
+  model's weights, reading one cell of columns per position, or uniformly among allowed tokens);
 * ``walk``: states after token sequences (checks a finished canvas).
 
 The only Python loops are the sequential steps over positions of the DP itself, the backward chase,
@@ -28,6 +28,7 @@ and chunks of positions where a bulk step would need big temporaries (memory sta
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -188,32 +189,47 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
 
 @dataclass(frozen=True, eq=False)
 class Layout:
-    """How the per-pass work reads ``V'`` logit columns of one automaton: their classes, and blocks of columns
-    (``(column // K) * (C+1) + class``) whose per-block class sums / maxima let a draw read one block, not ``V'``."""
+    """How the per-pass work reads ``V'`` logit columns of one automaton: columns in class order (ranks), cut into
+    **cells** of at most ``K`` columns of one class. Per-cell sums and maxima (``class_masses``) give the class
+    masses, and let a draw or a best token inside a class read the class's cells (``D`` at most) and then one
+    cell's ``K`` columns, never ``V'``. ``N`` cells, about ``V' / K + C``; ``K`` about ``sqrt(V')``."""
 
     cols: torch.Tensor | None  # [V'] vocabulary ids of the columns, or None: all V
     col_class: torch.Tensor  # [V'] long class of every column (C: a column no class holds)
     n_cols: int
-    sum_block: int  # K columns per block of the class sums
-    sum_index: torch.Tensor  # [V'] long
-    sum_class: torch.Tensor  # [nb, K] int32 class of every column of every block (-1: past the end)
-    max_block: int
-    max_index: torch.Tensor  # [V'] long
-    max_class: torch.Tensor  # [nb', K'] int32
+    col_cell: torch.Tensor  # [V'] long cell of every column (target of the per-cell maxima)
+    cell_lane: torch.Tensor  # [V'] long cell * lanes + column % lanes (target of the per-cell sums)
+    by_rank: torch.Tensor  # [V'] long column at every rank (columns by class, then by column)
+    cell_start: torch.Tensor  # [N+1] long first rank of every cell
+    cell_class: torch.Tensor  # [N] long class of every cell (non-decreasing)
+    class_cell: torch.Tensor  # [C+2] long first cell of every class (C: the columns of no class)
+    K: int  # most columns in one cell
+    D: int  # most cells of one class
 
 
-def _blocked(col_class: torch.Tensor, C: int, cells: int, least: int, most: int, lanes: int = 1
-             ) -> tuple[int, torch.Tensor, torch.Tensor]:
-    """(K, block-and-class(-and-lane) index ``[V']``, classes by block ``[nb, K]``) with about ``cells`` (block, class)
-    cells per position, ``least`` to ``most`` blocks; neighbouring columns go to ``lanes`` different cells."""
-    n = col_class.numel()
-    nb = 1 << max(0, min(max(least, cells // (C + 1)), most, n).bit_length() - 1)  # a power of two: K often divides V
-    K = -(-n // nb)
-    nb = -(-n // K)
-    by_block = torch.full((nb * K,), -1, dtype=torch.int32, device=col_class.device)
-    by_block[:n] = col_class
-    col = torch.arange(n, device=col_class.device)
-    return K, (col // K * (C + 1) + col_class) * lanes + col % lanes, by_block.view(nb, K)
+def _cell_width(n: int) -> int:
+    """Most columns in one cell for ``n`` columns: a power of two >= ``sqrt(n)``, at least 16 (tests patch it)."""
+    return max(16, 1 << (max(1, math.isqrt(max(n, 1)) - 1)).bit_length())
+
+
+def _cells(col_class: np.ndarray, n_classes: int) -> tuple:
+    """(K, col_cell, cell_lane, by_rank, cell_start, cell_class, class_cell, D) of ``Layout`` for ``col_class [V']``."""
+    n = col_class.size
+    K = _cell_width(n)
+    by_rank = np.argsort(col_class, kind="stable")
+    cls = col_class[by_rank]  # [V'] non-decreasing
+    first = np.searchsorted(cls, np.arange(n_classes + 2))  # [C+2] first rank of every class
+    within = np.arange(n) - first[cls]  # rank inside the class
+    new = within % K == 0  # a cell starts here
+    cell_of_rank = np.cumsum(new) - 1
+    col_cell = np.empty(n, dtype=np.int64)
+    col_cell[by_rank] = cell_of_rank
+    starts = np.flatnonzero(new)
+    cell_class = cls[starts]
+    class_cell = np.searchsorted(cell_class, np.arange(n_classes + 2))  # [C+2]
+    D = int(np.diff(class_cell).max(initial=1)) or 1
+    lane = col_cell * _LANES + np.arange(n) % _LANES
+    return K, col_cell, lane, by_rank, np.append(starts, n), cell_class, class_cell, D
 
 
 def layout(da: DeviceAutomaton, V: int) -> Layout:
@@ -224,11 +240,13 @@ def layout(da: DeviceAutomaton, V: int) -> Layout:
     if hit is not None:
         return hit
     cols, col_class = (da.members, da.member_class) if 2 * da.members.numel() <= V else (None, da.token_class)
-    # destinations of a few thousand cells stay in cache: scatter_add barely slows down, scatter amax does;
-    # runs of columns of one class would make the sum one long dependency chain: 4 lanes break it
-    ks, si, sc = _blocked(col_class, da.n_classes, 4096, 8, 64, _LANES)
-    km, mi, mc = _blocked(col_class, da.n_classes, 2048, 4, 16)
-    lay = Layout(cols, col_class, col_class.numel(), ks, si, sc, km, mi, mc)
+    K, col_cell, lane, by_rank, cell_start, cell_class, class_cell, D = _cells(col_class.cpu().numpy(), da.n_classes)
+
+    def t(a):
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64)).to(col_class.device)
+
+    lay = Layout(cols, col_class, col_class.numel(), t(col_cell), t(lane), t(by_rank), t(cell_start), t(cell_class),
+                 t(class_cell), K, D)
     _MEMO[mkey] = lay
     if len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
@@ -258,13 +276,13 @@ def _segment_lse(vals: torch.Tensor, index: torch.Tensor, size: int, op: str = "
 
 @dataclass
 class Masses:
-    """One pass's class statistics of ``G`` rows (``nb``: blocks of columns, see ``Layout``)."""
+    """One pass's class statistics of ``G`` rows (``N`` cells of columns, see ``Layout``)."""
 
     lm: torch.Tensor  # [G, L, C] class log-mass, up to a per-position constant
     best: torch.Tensor  # [G, L, C] best token logit per class
     top: torch.Tensor  # [G, L, 1] best logit of the position
-    block_sum: torch.Tensor  # [G, L, nb, C+1] class mass per block, relative to ``top``
-    block_max: torch.Tensor  # [G, L, nb', C+1] best logit per block and class
+    cell_sum: torch.Tensor  # [G, L, N] mass of every cell, relative to ``top``
+    cell_max: torch.Tensor  # [G, L, N] best logit of every cell
 
 
 def _rel_exp(x: torch.Tensor, top: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -276,21 +294,24 @@ def class_masses(x: torch.Tensor, da: DeviceAutomaton, lay: Layout, work: torch.
     """Tempered logits ``[G, L, V']`` (the columns of ``lay``) -> ``Masses``; ``work`` an optional ``[G, L, V']`` scratch.
 
     Four passes over the logits: the best logit, one exponential, one scatter-add and one scatter-max into
-    (block, class) cells. Token terms are floored at ``e^-80`` of the position's best token, so every class
-    with a token keeps a finite mass (the support never depends on underflow), exact for classes within
-    ~70 nats of the position's best token.
+    the cells of ``lay`` (a few thousand per position: they stay in cache). Token terms are floored at
+    ``e^-80`` of the position's best token, so every class with a token keeps a finite mass (the support
+    never depends on underflow), exact for classes within ~70 nats of the position's best token.
     """
     G, L, V = x.shape
+    N = lay.cell_class.numel()
     C1 = da.n_classes + 1
     top = x.amax(-1, keepdim=True)  # [G, L, 1]
     w = _rel_exp(x, top, work)  # [G, L, V']
-    bsum = x.new_zeros(G, L, lay.sum_class.shape[0], C1, _LANES)
-    bsum = bsum.view(G, L, -1).scatter_add_(-1, lay.sum_index.expand(G, L, V), w).view(*bsum.shape).sum(-1)
-    bmax = x.new_full((G, L, lay.max_class.shape[0], C1), _NEG)
-    bmax.view(G, L, -1).scatter_reduce_(-1, lay.max_index.expand(G, L, V), x, "amax")
-    tot = bsum.sum(2)[..., :-1]  # [G, L, C]
+    # runs of columns in one cell would make the sum one long dependency chain: lanes break it
+    csum = x.new_zeros(G, L, N * _LANES).scatter_add_(-1, lay.cell_lane.expand(G, L, V), w)
+    csum = csum.view(G, L, N, _LANES).sum(-1)  # [G, L, N]
+    cmax = x.new_full((G, L, N), _NEG).scatter_reduce_(-1, lay.col_cell.expand(G, L, V), x, "amax")  # [G, L, N]
+    by_cell = lay.cell_class.expand(G, L, N)
+    tot = x.new_zeros(G, L, C1).scatter_add_(-1, by_cell, csum)[..., :-1]  # [G, L, C]
+    best = x.new_full((G, L, C1), _NEG).scatter_reduce_(-1, by_cell, cmax, "amax")[..., :-1]  # [G, L, C]
     lm = torch.where(tot > 0, tot.log(), _NEG)  # empty classes (none of their tokens exists): -inf
-    return Masses(lm, bmax.amax(2)[..., :-1], top, bsum, bmax)
+    return Masses(lm, best, top, csum, cmax)
 
 
 def set_values(da: DeviceAutomaton, lm: torch.Tensor, op: str = "sum") -> torch.Tensor:
@@ -493,51 +514,46 @@ def _backtrack_edges(da: DeviceAutomaton, table: torch.Tensor, w: torch.Tensor, 
     return classes
 
 
-def _block_read(x: torch.Tensor, lay: Layout, j: torch.Tensor, by_block: torch.Tensor, classes: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(logits ``[G, L, K]`` of block ``j [G, L]``, bool ``[G, L, K]`` the column is of class ``classes [G, L]``,
-    their columns ``[G, L, K]`` or ``None`` when they are ``j * K + k``)."""
-    G, L, V = x.shape
-    nb, K = by_block.shape
-    inside = by_block.index_select(0, j.view(-1)).view(G, L, K) == classes[..., None].int()
-    if nb * K == V:  # whole blocks: read them in place
-        return x.view(G, L, nb, K).gather(2, j[..., None, None].expand(G, L, 1, K)).squeeze(2), inside, None
-    cols = (j[..., None] * K + torch.arange(K, device=j.device)).clamp_(max=V - 1)  # [G, L, K]
+def _class_cells(lay: Layout, stats: torch.Tensor, classes: torch.Tensor, pad: float
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(per-cell ``stats [G, L, N]`` of the cells of class ``classes [G, L]``, padded with ``pad`` ``[G, L, D]``,
+    first cell of the class ``[G, L]``)."""
+    first = lay.class_cell[classes]  # [G, L]
+    k = torch.arange(lay.D, device=classes.device)
+    idx = first[..., None] + k  # [G, L, D]
+    inside = idx < lay.class_cell[classes + 1][..., None]
+    vals = stats.gather(-1, idx.clamp_(max=stats.shape[-1] - 1)).masked_fill_(~inside, pad)
+    return vals, first
+
+
+def _cell_read(x: torch.Tensor, lay: Layout, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(logits ``[G, L, K]`` of the columns of ``cell [G, L]``, bool ``[G, L, K]`` the slot holds one, the columns)."""
+    cell = cell.clamp(max=lay.cell_class.numel() - 1)
+    start, end = lay.cell_start[cell], lay.cell_start[cell + 1]  # [G, L]
+    rank = start[..., None] + torch.arange(lay.K, device=cell.device)  # [G, L, K]
+    inside = rank < end[..., None]
+    cols = lay.by_rank[rank.clamp_(max=lay.n_cols - 1)]  # [G, L, K]
     return x.gather(-1, cols), inside, cols
-
-
-def _column(j: torch.Tensor, k: torch.Tensor, K: int, cols: torch.Tensor | None) -> torch.Tensor:
-    """Column ``[G, L]`` of entry ``k`` of block ``j``."""
-    return j * K + k if cols is None else cols.gather(-1, k[..., None]).squeeze(-1)
 
 
 def draw_in_class(x: torch.Tensor, lay: Layout, ms: Masses, classes: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     """A column ``[G, L]`` of class ``classes [G, L]`` drawn by softmax weight of ``x [G, L, V']`` with uniforms ``u``.
 
-    Inverse CDF in two levels: the block by the class's per-block masses, then a column inside that one
-    block (the same floored exponentials as ``class_masses``); the logits are read only there.
+    Inverse CDF in two levels: a cell of the class by the cells' masses, then a column inside that one cell
+    (the same floored exponentials as ``class_masses``); the logits are read only there.
     """
-    G, L, _ = x.shape
-    nb = ms.block_sum.shape[2]
-    wb = ms.block_sum.gather(3, classes[..., None, None].expand(G, L, nb, 1)).squeeze(-1)  # [G, L, nb]
-    j = _pick(wb, u, False)  # [G, L]
-    cdf = wb.cumsum(-1)
-    mass = wb.gather(-1, j[..., None]).squeeze(-1)  # [G, L]
-    before = cdf.gather(-1, j[..., None]).squeeze(-1) - mass
-    r = ((u * cdf[..., -1] - before) / mass).clamp_(0.0, 1.0 - 2 ** -53)  # uniform inside the block
-    xb, inside, cols = _block_read(x, lay, j, lay.sum_class, classes)  # [G, L, K]
+    wb, first = _class_cells(lay, ms.cell_sum, classes, 0.0)  # [G, L, D]
+    j, r = _pick(wb, u, False, rest=True)  # [G, L] cell of the class, uniform left inside it
+    xb, inside, cols = _cell_read(x, lay, first + j)  # [G, L, K]
     w = torch.where(inside, _rel_exp(xb, ms.top), 0.0)  # [G, L, K]
-    return _column(j, _pick(w, r, False), lay.sum_class.shape[1], cols)
+    return cols.gather(-1, _pick(w, r, False)[..., None]).squeeze(-1)
 
 
 def best_in_class(x: torch.Tensor, lay: Layout, ms: Masses, classes: torch.Tensor) -> torch.Tensor:
-    """The best column ``[G, L]`` of class ``classes [G, L]`` in ``x [G, L, V']`` (the first on ties), reading one block."""
-    G, L, _ = x.shape
-    nb = ms.block_max.shape[2]
-    wb = ms.block_max.gather(3, classes[..., None, None].expand(G, L, nb, 1)).squeeze(-1)  # [G, L, nb]
-    j = wb.argmax(-1)  # [G, L]
-    xb, inside, cols = _block_read(x, lay, j, lay.max_class, classes)  # [G, L, K]
-    return _column(j, torch.where(inside, xb, _NEG).argmax(-1), lay.max_class.shape[1], cols)
+    """The best column ``[G, L]`` of class ``classes [G, L]`` in ``x [G, L, V']`` (the first on ties), reading one cell."""
+    wb, first = _class_cells(lay, ms.cell_max, classes, _NEG)  # [G, L, D]
+    xb, inside, cols = _cell_read(x, lay, first + wb.argmax(-1))  # [G, L, K]
+    return cols.gather(-1, torch.where(inside, xb, _NEG).argmax(-1, keepdim=True)).squeeze(-1)
 
 
 def allowed_noise(da: DeviceAutomaton, allowed: torch.Tensor, u_class: torch.Tensor, u_token: torch.Tensor
