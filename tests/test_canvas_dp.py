@@ -61,6 +61,7 @@ def test_mixed_batch_equals_enumeration(tok, device, layout, monkeypatch):
     monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
     if layout in ("rows", "rows+edges"):  # as for big automata: reductions through padded rows of rows
         monkeypatch.setattr(canvas_dp, "_ONE_LEVEL_PAD", -10**9)
+        monkeypatch.setattr(canvas_dp, "_SCAN_WIDTH", 1)  # states with tail columns in the fused scan
     if layout == "small cells":  # as for a big vocabulary: a class's columns span several cells
         monkeypatch.setattr(canvas_dp, "_cell_width", lambda n: 2)
     if layout == "rows+edges":  # backtracking edge by edge, position by position
@@ -290,3 +291,58 @@ def test_rows_at_different_blocks_budgets_and_pins_share_one_hook_call(tok, devi
         assert accepts(comps[k].automaton, together[k][:rows[k][1]]), k
     assert together["B"][5] == tok.token_bytes.index(b"a")
     assert cur["A"].draws != cur["B"].draws  # each row counts its own draws
+
+
+def _edge_dp(da, lm, start, end_ok):
+    """Reference forward / backward / Viterbi over the edges, float64 log space ``[L+1, G, S]`` each (numpy)."""
+    G, L, _ = lm.shape
+    src, cls, dst = (a.cpu().numpy() for a in (da.src, da.cls, da.dst))
+    w = lm.double().cpu().numpy()
+    S = da.n_states
+    fa, fv, fb = (np.full((L + 1, G, S), -np.inf) for _ in range(3))
+    fa[0, np.arange(G), start.cpu().numpy()] = 0.0
+    fv[0] = fa[0]
+    fb[L] = np.where(end_ok.cpu().numpy(), 0.0, -np.inf)
+    for i in range(L):
+        for g in range(G):
+            a = fa[i, g, src] + w[g, i, cls]
+            fa[i + 1, g] = [np.logaddexp.reduce(a[dst == q]) if (dst == q).any() else -np.inf for q in range(S)]
+            v = fv[i, g, src] + w[g, i, cls]
+            fv[i + 1, g] = [v[dst == q].max(initial=-np.inf) for q in range(S)]
+            j = L - 1 - i
+            b = fb[j + 1, g, dst] + w[g, j, cls]
+            fb[j, g] = [np.logaddexp.reduce(b[src == q]) if (src == q).any() else -np.inf for q in range(S)]
+    return fa, fb, fv
+
+
+@pytest.mark.parametrize("width", [None, 1, 2])
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_scan_equals_edge_dp(tok, device, width, monkeypatch):
+    """Forward, backward and Viterbi in one loop (all widths of the column layout, i.e. with and without tail
+    columns) equal a plain DP over the edges, support (which entries are -inf) included."""
+    monkeypatch.setattr(canvas_dp, "_SCAN_WIDTH", width)
+    monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
+    comp = Constraint.from_regex(r"(ab|ba|é)+c?[abc]{0,2}").compile(tok, canvas_length=6, max_tokens=6)
+    da = canvas_dp.device_automaton(comp.automaton, device)
+    G, L, C = 3, 6, da.n_classes
+    g = torch.Generator().manual_seed(3)
+    lm = torch.randn(G, L, C, generator=g) * 4
+    lm[torch.rand(G, L, C, generator=g) < 0.3] = float("-inf")  # classes without mass (pins, budget)
+    lm, best = lm.to(device), (lm + torch.randn(G, L, C, generator=g)).to(device)
+    start = torch.tensor([0, 0, 1], device=device).clamp(max=da.n_states - 1)
+    end_ok = da.accept.expand(G, -1).clone()
+    end_ok[2] = True
+    la, lb, vit = canvas_dp.forward_backward(da, canvas_dp.set_values(da, lm), start, end_ok,
+                                             canvas_dp.set_values(da, best, "max"))
+    fa, fb, _ = _edge_dp(da, lm, start, end_ok)
+    _, _, fv = _edge_dp(da, best, start, end_ok)
+    for got, ref in ((la, fa), (lb, fb), (vit, fv)):
+        got = got.double().cpu().numpy()
+        assert np.array_equal(np.isfinite(got), np.isfinite(ref))
+        fin = np.isfinite(ref)
+        assert np.abs(got[fin] - ref[fin]).max() < 1e-4
+    sv = canvas_dp.set_values(da, lm)
+    for one, both in ((canvas_dp.forward(da, sv, start), la), (canvas_dp.backward(da, sv, end_ok), lb),
+                      (canvas_dp.backward(da, sv, end_ok, full=False), lb[0])):  # one lane alone: the same
+        assert torch.equal(torch.isfinite(one), torch.isfinite(both))
+        assert torch.allclose(one.nan_to_num(neginf=0.0), both.nan_to_num(neginf=0.0), atol=1e-5)

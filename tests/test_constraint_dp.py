@@ -11,6 +11,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from test_automata import TOY_PIECES, ToyTokenizer
 
+from structdiff.automata import canvas_dp
 from structdiff.constraints import Constraint
 from structdiff.constraints.hook import RegexHook
 from structdiff.sampler.hooks import PassView
@@ -59,9 +60,12 @@ def _enumerate(tok, pat, logits):
     return np.array(canv), w / w.sum()
 
 
+@pytest.mark.parametrize("chase", [False, True])
 @pytest.mark.parametrize("pat,n,seed", [(r"(ab|ba)+c?", 4, 0), (r"a*é?b", 4, 1), (r"[abc]{0,3}", 3, 2),
                                         (r"(a|é)(zz)?", 4, 3)])
-def test_marginals_samples_and_best_equal_enumeration(pat, n, seed):
+def test_marginals_samples_and_best_equal_enumeration(pat, n, seed, chase, monkeypatch):
+    if chase:  # backtracking by the chase over incoming pairs (Gumbel-max draws), as for big automata
+        monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
     tok, hook, logits = _setup(pat, n, seed)
     canv, w = _enumerate(tok, pat, logits)
     V = tok.vocab_size

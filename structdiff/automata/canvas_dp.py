@@ -38,14 +38,14 @@ import torch
 from .automaton import TokenAutomaton
 
 __all__ = ["DeviceAutomaton", "device_automaton", "Layout", "layout", "Masses", "class_masses", "set_values", "forward",
-           "backward", "class_posteriors", "backtrack", "draw_in_class", "best_in_class", "allowed_noise", "walk",
+           "backward", "backtrack_draws", "forward_backward", "class_posteriors", "backtrack", "draw_in_class", "best_in_class", "allowed_noise", "walk",
            "accepts"]
 
 _NEG = float("-inf")
 _FLOOR = -80.0  # exp() below this would be a float32 subnormal (slow, and negligible beside the max term 1)
 _CHUNK_ELEMS = 1 << 22  # [G, chunk, E] float32 temporaries of class_posteriors stay under 16 MB
 _LANES = 4
-_CHASE_STATES = 256  # backtracking choices for all states at once up to this many states, edge by edge above
+_CHASE_STATES = 256  # backtracking choices for all states at once up to this many states, a chase over pairs above
 _ONE_LEVEL_PAD = 2  # a reduction pads every segment to the longest while that reads at most ~2x the items
 _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 64
@@ -328,41 +328,160 @@ def set_values(da: DeviceAutomaton, lm: torch.Tensor, op: str = "sum") -> torch.
     return out
 
 
-def _run(da: DeviceAutomaton, red: Reduce, svals: torch.Tensor, first: torch.Tensor, backward_: bool, op: str,
-         keep: bool = True) -> torch.Tensor:
-    """The sequential DP over positions: ``svals [L, G, T+1]``, ``first [G, S]`` -> ``[L+1, G, S]`` (``keep=False``: the last)."""
+@dataclass(frozen=True, eq=False)
+class Scan:
+    """Lanes of the sequential DP run as one loop over positions: each lane a DP over state pairs (``fwd``: into
+    their dst, reading their src; ``bwd``: the reverse), all lanes' states side by side in one row ``[G, R]``.
+
+    Every segment (a state of a lane) owns a head column that holds its value; its first ``D`` pairs are the
+    slots of its head, the rest go to tail columns, ``D`` slots each. One step gathers the slots ``[G, D, R]``
+    (slot-major: the reduction over ``D`` reads contiguous rows, fast on every device) and reduces them into the
+    row; segments with tails then reduce their head and tails ``[G, D2, M]`` into the head. Columns:
+    sum lanes' heads, their tails, max lanes' heads, their tails, one all-pad column: log-sum-exp runs on the
+    leading ``R_sum`` columns, max on the rest.
+    """
+
+    read: torch.Tensor  # [D*R] long column each slot reads (a head)
+    sets: torch.Tensor  # [D*R] long set column (of ``[G, lanes*(T+1)]``) each slot adds
+    D: int
+    R: int
+    R_sum: int
+    heads: tuple  # column offset of every lane's S heads
+    multi: torch.Tensor | None  # [M] long head columns of segments with tails (None: none)
+    parts: torch.Tensor | None  # [D2*M] long columns (head, tails, pad) of each of them, slot-major
+    D2: int
+    M_sum: int  # the first M_sum of them belong to sum lanes
+
+
+_SCAN_WIDTH = None  # slots per column; None: the width that reads the fewest (tests force tails)
+
+
+def _scan_plan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int) -> Scan:
+    """Memoised ``Scan`` of ``da`` for ``lanes`` (``"fwd"`` / ``"bwd"``), the first ``n_sum`` of them sum lanes."""
+    dev = da.pair_src.device
+    mkey = ("scan", da.key, str(dev), lanes, n_sum, _SCAN_WIDTH)
+    hit = _MEMO.get(mkey)
+    if hit is not None:
+        return hit
+    S, T, nl = da.n_states, da.n_sets, len(lanes)
+    P = int(da.pair_src.numel()) - 1
+    src, dst, pset = (a[:P].cpu().numpy() for a in (da.pair_src, da.pair_dst, da.pair_set))
+    seg = np.concatenate([(dst if ln == "fwd" else src) + k * S for k, ln in enumerate(lanes)])  # [N] segment
+    rd = np.concatenate([(src if ln == "fwd" else dst) + k * S for k, ln in enumerate(lanes)])  # [N] segment read
+    st = np.concatenate([pset + k * (T + 1) for k in range(nl)])  # [N]
+    W = nl * S
+    counts = np.bincount(seg, minlength=W)
+    order = np.argsort(seg, kind="stable")
+    rank = np.empty(seg.size, dtype=np.int64)
+    rank[order] = np.arange(seg.size) - np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+
+    def cost(d):  # slots read per step, plus the fixed cost of the tail step
+        n = -(-counts // d)
+        multi = n > 1
+        return (W + int((n[multi] - 1).sum()) + 1) * d + (int(n.max(initial=1)) * int(multi.sum()) + 4096) * multi.any()
+
+    D = _SCAN_WIDTH or min((1, 2, 4, 8, 16, 32, 64), key=cost)
+    ncol = np.maximum(1, -(-counts // D))  # [W] columns of every segment (its head + tails)
+    tails = ncol - 1
+    is_sum = np.arange(W) < n_sum * S
+    # column of every segment's head and first tail: sum heads, sum tails, max heads, max tails, pad
+    n_sum_tails = int(tails[is_sum].sum())
+    head = np.where(is_sum, np.arange(W), np.arange(W) + n_sum_tails)
+    tail0 = np.empty(W, dtype=np.int64)
+    tail0[is_sum] = n_sum * S + np.concatenate([[0], np.cumsum(tails[is_sum])[:-1]])
+    tail0[~is_sum] = W + n_sum_tails + np.concatenate([[0], np.cumsum(tails[~is_sum])[:-1]])
+    R = W + int(tails.sum()) + 1
+    pad = R - 1
+    chunk = rank // D
+    col = np.where(chunk == 0, head[seg], tail0[seg] + chunk - 1)  # [N] column of every item
+    slot_item = np.full((D, R), seg.size, dtype=np.int64)  # [D, R] item of every slot (N: pad)
+    slot_item[rank % D, col] = np.arange(seg.size)
+    read = np.append(head[rd], 0)[slot_item]
+    sets = np.append(st, T)[slot_item]  # the pad: lane 0's set column T, always -inf
+    multi = np.flatnonzero(tails > 0)  # sum lanes' first
+    D2 = int(ncol.max(initial=1))
+    parts = np.full((D2, multi.size), pad, dtype=np.int64)
+    parts[0] = head[multi]
+    for k in range(1, D2):
+        has = tails[multi] >= k
+        parts[k, has] = tail0[multi][has] + k - 1
+
+    def t(x):
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.int64)).to(dev)
+
+    plan = Scan(t(read.ravel()), t(sets.ravel()), D, R, n_sum * S + n_sum_tails,
+                tuple(int(head[k * S]) if S else 0 for k in range(nl)),
+                t(head[multi]) if multi.size else None, t(parts.ravel()) if multi.size else None, D2,
+                int(is_sum[multi].sum()))
+    _MEMO[mkey] = plan
+    if len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return plan
+
+
+def _level(v: torch.Tensor, dest: torch.Tensor, n_sum: int) -> None:
+    """``v [G, D, R]`` -> ``dest [G, R]``: log-sum-exp over ``D`` of the first ``n_sum`` columns, max of the rest.
+
+    Terms under ``e^-80`` of their column's max count as ``e^-80`` (the sum moves by under one float32 ulp, and
+    ``exp`` never sees a subnormal); an all ``-inf`` column gives NaN there, which ``fmax`` turns into the max."""
+    torch.amax(v, 1, out=dest)
+    if n_sum:
+        m = dest[:, :n_sum]  # [G, n_sum]
+        s = torch.sub(v[:, :, :n_sum], m[:, None]).clamp_(min=_FLOOR).exp_().sum(1).log_().add_(m)
+        torch.fmax(s, m, out=m)
+
+
+def _scan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int, svals: torch.Tensor, first: torch.Tensor
+          ) -> list[torch.Tensor]:
+    """The sequential DP over positions, all lanes in one loop: ``svals [L, G, lanes*(T+1)]`` (each lane's set
+    weights in its own order of steps), ``first [G, lanes, S]`` -> per lane ``[L+1, G, S]`` (``j``: after ``j`` steps)."""
+    plan = _scan_plan(da, lanes, n_sum)
     L, G, _ = svals.shape
-    S = da.n_states
-    reduce = _lse if op == "sum" else torch.amax
-    gather_state = (da.pair_dst if backward_ else da.pair_src)[red.slot]  # [R*D] state each slot reads
-    slot_set = da.pair_set[red.slot]  # [R*D]
-    R = red.slot.numel() // red.D
-    table = svals.new_full((L + 1, G, S), _NEG) if keep else None
-    cur = first
-    order = range(L - 1, -1, -1) if backward_ else range(L)
-    for i in order:
-        v = cur.index_select(1, gather_state) + svals[i].index_select(1, slot_set)  # [G, R*D]
-        r = reduce(v.view(G, R, red.D), -1)  # [G, R]
-        if red.rows is not None:
-            r = reduce(r.index_select(1, red.rows).view(G, S, red.D2), -1)  # [G, S]
-        if keep:
-            table[i if backward_ else i + 1] = r
-        cur = r
-    if keep:
-        table[L if backward_ else 0] = first
-        return table
-    return cur
+    S, D, R = da.n_states, plan.D, plan.R
+    table = svals.new_full((L + 1, G, R), _NEG)
+    for k, h in enumerate(plan.heads):
+        table[0, :, h:h + S] = first[:, k]
+    tmp = None if plan.multi is None else svals.new_empty((G, plan.multi.numel()))
+    step = max(1, _CHUNK_ELEMS // max(1, G * D * R))
+    for c in range(0, L, step):
+        add = svals[c:c + step].index_select(2, plan.sets)  # [l, G, D*R] the set weight of every slot
+        for i in range(c, min(L, c + step)):
+            v = table[i].index_select(1, plan.read).add_(add[i - c]).view(G, D, R)  # [G, D, R]
+            _level(v, table[i + 1], plan.R_sum)
+            if tmp is not None:  # segments with tails: head and tails into the head
+                _level(table[i + 1].index_select(1, plan.parts).view(G, plan.D2, -1), tmp, plan.M_sum)
+                table[i + 1].index_copy_(1, plan.multi, tmp)
+    return [table[:, :, h:h + S] for h in plan.heads]
 
 
 def forward(da: DeviceAutomaton, svals: torch.Tensor, start: torch.Tensor, op: str = "sum") -> torch.Tensor:
     """``[L+1, G, S]`` log mass (``op="max"``: best score) of prefixes ending in each state; ``svals [L, G, T+1]``."""
-    first = svals.new_full((start.numel(), da.n_states), _NEG).scatter_(1, start[:, None], 0.0)
-    return _run(da, da.fwd, svals, first, False, op)
+    first = svals.new_full((start.numel(), 1, da.n_states), _NEG)
+    first[:, 0].scatter_(1, start[:, None], 0.0)
+    return _scan(da, ("fwd",), int(op == "sum"), svals, first)[0]
 
 
 def backward(da: DeviceAutomaton, svals: torch.Tensor, end_ok: torch.Tensor, full: bool = True) -> torch.Tensor:
     """``[L+1, G, S]`` log mass of valid suffixes from each state (``end_ok [G, S]`` bool); ``full=False``: ``[G, S]`` at 0."""
-    return _run(da, da.bwd, svals, torch.where(end_ok, 0.0, _NEG).to(svals.dtype), True, "sum", full)
+    first = torch.where(end_ok, 0.0, _NEG).to(svals.dtype)[:, None]
+    table = _scan(da, ("bwd",), 1, svals.flip(0), first)[0]
+    return table.flip(0) if full else table[-1]
+
+
+def forward_backward(da: DeviceAutomaton, svals: torch.Tensor, start: torch.Tensor, end_ok: torch.Tensor,
+                     best: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """``forward`` and ``backward`` of ``svals [L, G, T+1]`` (and ``forward(op="max")`` of ``best``, when given) in
+    one loop over positions: (``[L+1, G, S]`` each, the last ``None`` without ``best``)."""
+    G = start.numel()
+    lanes = ("fwd", "bwd") if best is None else ("fwd", "bwd", "fwd")
+    parts = [svals, svals.flip(0)] + ([] if best is None else [best])
+    first = svals.new_full((G, len(lanes), da.n_states), _NEG)
+    first[:, 0].scatter_(1, start[:, None], 0.0)
+    first[:, 1] = torch.where(end_ok, 0.0, _NEG)
+    if best is not None:
+        first[:, 2].scatter_(1, start[:, None], 0.0)
+    tables = _scan(da, lanes, 2, torch.cat(parts, -1), first)
+    return tables[0], tables[1].flip(0), None if best is None else tables[2]
 
 
 def class_posteriors(da: DeviceAutomaton, lm: torch.Tensor, la: torch.Tensor, lb: torch.Tensor
@@ -470,11 +589,12 @@ def backtrack(da: DeviceAutomaton, paths: list) -> torch.Tensor:
 
     ``table`` from ``forward(op="sum")`` and ``u [G, 2L+1]`` uniforms: a draw from the constrained joint;
     from ``forward(op="max")`` and ``u=None``: the best valid path. Rows without a valid path get garbage.
-    The choices of every step are computed for all states at once (``_choices``); the backward chase
-    of all rows of all paths is then two gathers per position.
+    Up to ``_CHASE_STATES`` states the choices of every step are computed for all states at once (``_choices``)
+    and the chase is two gathers per position; above, the chase reads the incoming pairs of each row's state
+    (``_chase_pairs``). Either way all rows of all paths go backwards together.
     """
     if da.n_states > _CHASE_STATES:
-        return torch.cat([_backtrack_edges(da, table, w, end_ok, u) for table, _, w, end_ok, u in paths])
+        return _chase_pairs(da, paths)
     prevs, clss, states = [], [], []
     for table, sv, w, end_ok, u in paths:
         L = w.shape[1]
@@ -493,25 +613,82 @@ def backtrack(da: DeviceAutomaton, paths: list) -> torch.Tensor:
     return classes
 
 
-def _backtrack_edges(da: DeviceAutomaton, table: torch.Tensor, w: torch.Tensor, end_ok: torch.Tensor,
-                    u: torch.Tensor | None) -> torch.Tensor:
-    """``backtrack`` for one path, position by position over the incoming edges of the current state (cheaper than
-    all states' choices when the automaton is big and the vocabulary small)."""
-    G, L, _ = w.shape
-    E = int(da.src.numel())
-    classes = torch.empty((G, L), dtype=torch.long, device=w.device)
-    state = _pick(table[L].masked_fill(~end_ok, _NEG), None if u is None else u[:, 2 * L], True)  # [G]
-    window = torch.arange(da.max_in, device=w.device)  # [D] incoming edges of a state are contiguous
+def backtrack_draws(da: DeviceAutomaton, L: int) -> int:
+    """How many uniforms per row a sampled path of ``backtrack`` reads for ``L`` positions: ``2L+1``, and one per
+    (position, incoming pair slot) where the chase over pairs draws by Gumbel-max (while that stays under 2^19)."""
+    if da.n_states <= _CHASE_STATES:
+        return 2 * L + 1
+    extra = L * int(_in_pairs(da).shape[1])
+    return 2 * L + 1 + (extra if extra <= 1 << 19 else 0)
+
+
+def _in_pairs(da: DeviceAutomaton) -> torch.Tensor:
+    """Memoised ``[S, D]`` long: the pairs into every state, padded with the pad pair ``P``."""
+    dev = da.pair_src.device
+    mkey = ("in_pairs", da.key, str(dev))
+    hit = _MEMO.get(mkey)
+    if hit is not None:
+        return hit
+    S, P = da.n_states, int(da.pair_src.numel()) - 1
+    dst = da.pair_dst[:P].cpu().numpy()
+    order = np.argsort(dst, kind="stable")
+    counts = np.bincount(dst, minlength=S)
+    rank = np.arange(P) - np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    ids = np.full((S, max(1, int(counts.max(initial=1)))), P, dtype=np.int64)
+    ids[dst[order], rank] = order
+    out = torch.from_numpy(ids).to(dev)
+    _MEMO[mkey] = out
+    if len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return out
+
+
+def _chase_pairs(da: DeviceAutomaton, paths: list) -> torch.Tensor:
+    """``backtrack`` position by position over the incoming pairs of each row's state (a pair by
+    ``table[i][src] + sv[i][set]``), all rows of all paths at once; then, for all positions at once, a class
+    of each chosen pair's set by ``w``: exactly an edge by ``table[i][src] + w[cls]``."""
+    table = torch.cat([p[0] for p in paths], 1)  # [L+1, N, S]
+    sv = torch.cat([p[1] for p in paths], 1)  # [L, N, T+1]
+    w = torch.cat([p[2] for p in paths])  # [N, L, C]
+    end_ok = torch.cat([p[3] for p in paths])  # [N, S]
+    N, L, C = w.shape
+    dev = w.device
+    # uniforms [N, 2L+1] (rows of a best path: any) and which rows take the best choice instead of a draw
+    n_u = min([p[4].shape[1] for p in paths if p[4] is not None] + [2 * L + 1 + L * _in_pairs(da).shape[1]])
+    u = torch.cat([torch.zeros((p[2].shape[0], n_u), dtype=torch.float64, device=dev) if p[4] is None
+                   else p[4][:, :n_u] for p in paths])
+    best = torch.cat([torch.full((p[2].shape[0],), p[4] is None, device=dev) for p in paths])  # [N]
+
+    def pick(v, uu):  # [N, K] log weights, [N] uniforms -> [N]
+        return torch.where(best, v.argmax(-1), _pick(v, uu, True))
+
+    ins = _in_pairs(da)  # [S, D]
+    D = ins.shape[1]
+    gumbel = None
+    if u.shape[1] >= 2 * L + 1 + L * D:  # a pair by Gumbel-max: the draw is one argmax a step
+        e = -u[:, 2 * L + 1:2 * L + 1 + L * D].clamp(min=2.0 ** -53).log()  # [N, L*D] > 0
+        gumbel = (-e.log()).to(table.dtype).masked_fill_(best[:, None], 0.0).view(N, L, D).transpose(0, 1)
+    state = pick(table[L].masked_fill(~end_ok, _NEG), u[:, 2 * L])  # [N]
+    chosen = torch.empty((N, L), dtype=torch.long, device=dev)  # pair of every step
     for i in range(L - 1, -1, -1):
-        lo, hi = da.dst_start[state], da.dst_start[state + 1]  # [G]
-        cand = lo[:, None] + window  # [G, D] edge ids
-        e = cand.clamp(max=E - 1)
-        vals = table[i].gather(1, da.src[e]) + w[:, i].gather(1, da.cls[e])  # [G, D]
-        vals = vals.masked_fill(cand >= hi[:, None], _NEG)
-        edge = e.gather(1, _pick(vals, None if u is None else u[:, i], True)[:, None]).squeeze(1)  # [G]
-        classes[:, i] = da.cls[edge]
-        state = da.src[edge]
-    return classes
+        pid = ins[state]  # [N, D]
+        vals = table[i].gather(1, da.pair_src[pid]).add_(sv[i].gather(1, da.pair_set[pid]))  # [N, D]
+        k = pick(vals, u[:, i]) if gumbel is None else vals.add_(gumbel[i]).argmax(-1)  # [N]
+        pair = pid.gather(1, k[:, None]).squeeze(1)  # [N]
+        chosen[:, i] = pair
+        state = da.pair_src[pair]
+    # a class of every chosen pair's class set, all positions at once
+    K = int(da.set_cls.numel())
+    first = torch.searchsorted(da.set_id, torch.arange(da.n_sets + 1, device=dev))  # [T+1] first entry of each set
+    size = first[1:] - first[:-1]  # [T]
+    width = max(1, int(size.max())) if size.numel() else 1
+    sets = da.pair_set[chosen].clamp_(max=da.n_sets - 1)  # [N, L] (the pad pair only where no path is valid)
+    ent = first[sets][..., None] + torch.arange(width, device=dev)  # [N, L, width]
+    inside = ent < (first[sets] + size[sets])[..., None]
+    cls = torch.where(inside, da.set_cls[ent.clamp_(max=K - 1)], C)  # [N, L, width]; C: pad
+    wv = torch.cat([w, w.new_full((N, L, 1), _NEG)], -1).gather(2, cls)  # [N, L, width]
+    k = torch.where(best[:, None], wv.argmax(-1), _pick(wv, u[:, L:2 * L], True))  # [N, L]
+    return cls.gather(2, k[..., None]).squeeze(2)
 
 
 def _class_cells(lay: Layout, stats: torch.Tensor, classes: torch.Tensor, pad: float

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..automata.canvas_dp import (allowed_noise, backtrack, backward, best_in_class, class_masses, class_posteriors,
-                                  device_automaton, draw_in_class, forward, layout, set_values, walk)
+from ..automata.canvas_dp import (allowed_noise, backtrack, backtrack_draws, backward, best_in_class, class_masses,
+                                  class_posteriors, device_automaton, draw_in_class, forward_backward, layout,
+                                  set_values, walk)
 from ..errors import StructDiffError
 from ..sampler.hooks import CanvasHook, PassView
 from ..sampler.rng import row_keys, uniforms
@@ -298,8 +299,8 @@ class RegexHook(CanvasHook):
                 end_ok = grp.end_ok  # [G, S]
                 q0 = self.state[rows]  # [G]
                 sv = set_values(da, lm)  # [L, G, T+1]
-                la = forward(da, sv, q0)  # [L+1, G, S]
-                lb = backward(da, sv, end_ok)  # [L+1, G, S]
+                sv_b = set_values(da, score, "max")  # [L, G, T+1]
+                la, lb, vit = forward_backward(da, sv, q0, end_ok, sv_b)  # [L+1, G, S] each; vit: Viterbi, for propose
                 post, log_z = class_posteriors(da, lm, la, lb)  # [G, L, C], [G]
                 act = active[rows]  # [G]
                 self._bad[rows] |= act & ~torch.isfinite(log_z)
@@ -324,7 +325,7 @@ class RegexHook(CanvasHook):
             if not whole:
                 out.index_copy_(0, rows, vals)
                 tag[0] = None
-            self._post[id(grp)] = dict(lm=lm, la=la, sv=sv, score=score, post=post, end_ok=end_ok, start=q0,
+            self._post[id(grp)] = dict(lm=lm, la=la, sv=sv, score=score, vit=vit, sv_b=sv_b, post=post, end_ok=end_ok,
                                        pin_tok=pin_tok, pin_mask=pin_mask, x=xc, lay=lay, ms=ms, act=act)
         return out
 
@@ -340,10 +341,9 @@ class RegexHook(CanvasHook):
                     continue
                 da, rows = grp.da, grp.idx
                 n = logits.shape[1]
-                sv_b = set_values(da, p["score"], "max")  # [L, G, T+1]
-                vit = forward(da, sv_b, p["start"], op="max")  # [L+1, G, S]
-                both = backtrack(da, [(p["la"], p["sv"], p["lm"], p["end_ok"], self._u(keys, rows, 0, 2 * n + 1)),
-                                      (vit, sv_b, p["score"], p["end_ok"], None)])  # [2G, L]
+                u = self._u(keys, rows, 0, backtrack_draws(da, n))  # [G, 2L+1 (+ L * pairs into a state)]
+                both = backtrack(da, [(p["la"], p["sv"], p["lm"], p["end_ok"], u),
+                                      (p["vit"], p["sv_b"], p["score"], p["end_ok"], None)])  # [2G, L]
                 cls_s, cls_b = both[:rows.numel()], both[rows.numel():]
                 lay = p["lay"]
                 tok_s = draw_in_class(p["x"], lay, p["ms"], cls_s, self._u(keys, rows, 1, n))  # [G, L]
