@@ -441,16 +441,21 @@ def _scan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int, svals: torch.
     table = svals.new_full((L + 1, G, R), _NEG)
     for k, h in enumerate(plan.heads):
         table[0, :, h:h + S] = first[:, k]
-    tmp = None if plan.multi is None else svals.new_empty((G, plan.multi.numel()))
+    # gathers with expanded indices: on CPU several times faster than index_select along a last dimension
+    read = plan.read.expand(G, -1)  # [G, D*R]
+    if plan.multi is not None:
+        tmp = svals.new_empty((G, plan.multi.numel()))
+        parts, multi = plan.parts.expand(G, -1), plan.multi.expand(G, -1)
     step = max(1, _CHUNK_ELEMS // max(1, G * D * R))
     for c in range(0, L, step):
-        add = svals[c:c + step].index_select(2, plan.sets)  # [l, G, D*R] the set weight of every slot
-        for i in range(c, min(L, c + step)):
-            v = table[i].index_select(1, plan.read).add_(add[i - c]).view(G, D, R)  # [G, D, R]
+        l = min(L, c + step) - c
+        add = svals[c:c + l].gather(2, plan.sets.expand(l, G, -1))  # [l, G, D*R] the set weight of every slot
+        for i in range(c, c + l):
+            v = table[i].gather(1, read).add_(add[i - c]).view(G, D, R)  # [G, D, R]
             _level(v, table[i + 1], plan.R_sum)
-            if tmp is not None:  # segments with tails: head and tails into the head
-                _level(table[i + 1].index_select(1, plan.parts).view(G, plan.D2, -1), tmp, plan.M_sum)
-                table[i + 1].index_copy_(1, plan.multi, tmp)
+            if plan.multi is not None:  # segments with tails: head and tails into the head
+                _level(table[i + 1].gather(1, parts).view(G, plan.D2, -1), tmp, plan.M_sum)
+                table[i + 1].scatter_(1, multi, tmp)
     return [table[:, :, h:h + S] for h in plan.heads]
 
 
@@ -499,7 +504,7 @@ def class_posteriors(da: DeviceAutomaton, lm: torch.Tensor, la: torch.Tensor, lb
     src, dst = da.pair_src[:P], da.pair_dst[:P]
     for i in range(0, L, step):
         j = min(L, i + step)
-        pv = la[i:j].index_select(2, src) + lb[i + 1:j + 1].index_select(2, dst)  # [l, G, P]
+        pv = la[i:j].gather(2, src.expand(j - i, G, P)) + lb[i + 1:j + 1].gather(2, dst.expand(j - i, G, P))  # [l, G, P]
         sv = _segment_lse(pv.reshape(-1, P), da.pair_set[:P], da.n_sets)  # [l*G, T]
         post[i:j] = _segment_lse(sv.index_select(1, da.set_id), da.set_cls, C).view(j - i, G, C)
     return post.transpose(0, 1) + lm - log_z[:, None, None], log_z
