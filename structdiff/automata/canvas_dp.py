@@ -8,21 +8,23 @@ between two states as one), ``T`` distinct class sets of the pairs, ``K`` their 
   ``[G, L, C]`` in four passes over the logits (best logit, floored exponential, scatter-add,
   scatter-max into cells of at most ``sqrt(V)`` columns of one class; ``Layout``), no host copy;
 * ``set_values``: class scores -> log weight (sum or max) of every class set ``[L, G, T+1]``;
-* ``forward`` / ``backward``: ``[L+1, G, S]`` log tables over state pairs, each step a gather and one
-  ``logsumexp`` (or ``amax``) per level of a padded dense reduction (``Reduce``): a per-row max shift,
-  so every valid path stays representable in float32;
+* ``forward_backward`` (and ``forward`` / ``backward``): ``[L+1, G, S]`` log tables over state pairs; forward,
+  backward and the Viterbi forward run as lanes of one loop over positions (``Scan``): each step a gather of
+  all lanes' slots, one ``logsumexp`` / ``amax`` over slot-major columns, and a second one only for states with
+  more incoming pairs than a column holds; a per-row max shift, so every valid path stays representable in float32;
 * ``class_posteriors``: constrained log marginal of every class ``[G, L, C]`` and ``log Z [G]``, via
   pairs and class sets: ``O(P + K)`` per position, not ``O(E)``;
 * ``backtrack``: class paths drawn from the constrained joint (forward filter, backward sample) and
-  the best ones (Viterbi); each step's choice is computed for all positions and states at once, the
-  chase back is two gathers per position;
+  the best ones (Viterbi), all rows of both at once; for small automata each step's choice is computed for all
+  positions and states at once (the chase back is two gathers per position), above that the chase reads the
+  incoming pairs of each row's state and draws one by Gumbel-max, then a class of every chosen pair's set;
 * ``draw_in_class`` / ``best_in_class`` / ``allowed_noise``: tokens inside the chosen classes (by the
   model's weights, reading one cell of columns per position, or uniformly among allowed tokens);
 * ``walk``: states after token sequences (checks a finished canvas).
 
-The only Python loops are the sequential steps over positions of the DP itself, the backward chase,
-and chunks of positions where a bulk step would need big temporaries (memory stays ``O(G * chunk *
-(P + K))``). ``exp`` never sees exponents under -80 where they are many (a float32 subnormal, and
+The only Python loops are the sequential steps over positions of the DP itself (one loop for all lanes),
+the backward chase, and chunks of positions where a bulk step would need big temporaries (memory stays
+``O(G * chunk * (P + K))``). ``exp`` never sees exponents under -80 where they are many (a float32 subnormal, and
 50-100x slower on x86 CPUs).
 """
 
@@ -38,14 +40,14 @@ import torch
 from .automaton import TokenAutomaton
 
 __all__ = ["DeviceAutomaton", "device_automaton", "Layout", "layout", "Masses", "class_masses", "set_values", "forward",
-           "backward", "backtrack_draws", "forward_backward", "class_posteriors", "backtrack", "draw_in_class", "best_in_class", "allowed_noise", "walk",
-           "accepts"]
+           "backward", "forward_backward", "class_posteriors", "backtrack", "backtrack_draws", "draw_in_class",
+           "best_in_class", "allowed_noise", "walk", "accepts"]
 
 _NEG = float("-inf")
 _FLOOR = -80.0  # exp() below this would be a float32 subnormal (slow, and negligible beside the max term 1)
 _CHUNK_ELEMS = 1 << 22  # [G, chunk, E] float32 temporaries of class_posteriors stay under 16 MB
 _LANES = 4
-_CHASE_STATES = 256  # backtracking choices for all states at once up to this many states, a chase over pairs above
+_CHASE_STATES = 32  # backtracking choices for all states at once up to this many states, a chase over pairs above
 _ONE_LEVEL_PAD = 2  # a reduction pads every segment to the longest while that reads at most ~2x the items
 _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 64
@@ -434,7 +436,8 @@ def _level(v: torch.Tensor, dest: torch.Tensor, n_sum: int) -> None:
 def _scan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int, svals: torch.Tensor, first: torch.Tensor
           ) -> list[torch.Tensor]:
     """The sequential DP over positions, all lanes in one loop: ``svals [L, G, lanes*(T+1)]`` (each lane's set
-    weights in its own order of steps), ``first [G, lanes, S]`` -> per lane ``[L+1, G, S]`` (``j``: after ``j`` steps)."""
+    weights in its own order of steps), ``first [G, lanes, S]`` -> per lane ``[L+1, G, S]`` (row ``j``: after ``j``
+    steps)."""
     plan = _scan_plan(da, lanes, n_sum)
     L, G, _ = svals.shape
     S, D, R = da.n_states, plan.D, plan.R
@@ -504,7 +507,7 @@ def class_posteriors(da: DeviceAutomaton, lm: torch.Tensor, la: torch.Tensor, lb
     src, dst = da.pair_src[:P], da.pair_dst[:P]
     for i in range(0, L, step):
         j = min(L, i + step)
-        pv = la[i:j].gather(2, src.expand(j - i, G, P)) + lb[i + 1:j + 1].gather(2, dst.expand(j - i, G, P))  # [l, G, P]
+        pv = la[i:j].gather(2, src.expand(j - i, G, P)) + lb[i + 1:j + 1].gather(2, dst.expand(j - i, G, P))  # [l,G,P]
         sv = _segment_lse(pv.reshape(-1, P), da.pair_set[:P], da.n_sets)  # [l*G, T]
         post[i:j] = _segment_lse(sv.index_select(1, da.set_id), da.set_cls, C).view(j - i, G, C)
     return post.transpose(0, 1) + lm - log_z[:, None, None], log_z
