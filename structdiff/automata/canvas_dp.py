@@ -135,10 +135,7 @@ class DeviceAutomaton:
     set_id: torch.Tensor  # [K] long (set, class) entries of the distinct class sets, by set
     set_cls: torch.Tensor  # [K] long
     fwd: Reduce  # pairs into their dst
-    bwd: Reduce  # pairs into their src
     sets: Reduce  # (set, class) entries into their set
-    dst_start: torch.Tensor  # [S+1] long CSR of incoming edges (edges are sorted by dst)
-    max_in: int  # largest in-degree
 
 
 def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> DeviceAutomaton:
@@ -153,7 +150,6 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
     tc = np.where(auto.token_class < 0, C, auto.token_class)
     key = auto.e_src * (C + 1) + auto.e_cls
     order = np.argsort(key, kind="stable")
-    starts = np.searchsorted(auto.e_dst, np.arange(S + 1))
     pairs, edge_pair = np.unique(auto.e_dst * S + auto.e_src, return_inverse=True)
     edge_pair = edge_pair.ravel()
     P = pairs.size
@@ -181,8 +177,7 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
                          t(auto.accept, torch.bool), t(auto.dist),
                          t(tc[auto.members]), t(pair_src), t(pair_dst), t(pair_set), T, t(set_id),
                          t(np.concatenate(set_cls + [np.zeros(0, dtype=np.int64)])),
-                         _reduce(pairs // S, S, dev), _reduce(pairs % S, S, dev), _reduce(set_id, T, dev),
-                         t(starts), int(np.diff(starts).max(initial=1)))
+                         _reduce(pairs // S, S, dev), _reduce(set_id, T, dev))
     _MEMO[mkey] = da
     if len(_MEMO) > _MEMO_SIZE:
         _MEMO.popitem(last=False)
