@@ -315,12 +315,16 @@ def _edge_dp(da, lm, start, end_ok):
     return fa, fb, fv
 
 
+@pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("width", [None, 1, 2])
 @pytest.mark.parametrize("device", DEVICES)
-def test_fused_scan_equals_edge_dp(tok, device, width, monkeypatch):
+def test_fused_scan_equals_edge_dp(tok, device, width, dense, monkeypatch):
     """Forward, backward and Viterbi in one loop (all widths of the column layout, i.e. with and without tail
-    columns) equal a plain DP over the edges, support (which entries are -inf) included."""
+    columns; class-set sums by one matmul or by segments) equal a plain DP over the edges, support (which
+    entries are -inf) included."""
     monkeypatch.setattr(canvas_dp, "_SCAN_WIDTH", width)
+    if not dense:
+        monkeypatch.setattr(canvas_dp, "_DENSE_SETS", 0)
     monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
     comp = Constraint.from_regex(r"(ab|ba|é)+c?[abc]{0,2}").compile(tok, canvas_length=6, max_tokens=6)
     da = canvas_dp.device_automaton(comp.automaton, device)
@@ -346,3 +350,27 @@ def test_fused_scan_equals_edge_dp(tok, device, width, monkeypatch):
                       (canvas_dp.backward(da, sv, end_ok, full=False), lb[0])):  # one lane alone: the same
         assert torch.equal(torch.isfinite(one), torch.isfinite(both))
         assert torch.allclose(one.nan_to_num(neginf=0.0), both.nan_to_num(neginf=0.0), atol=1e-5)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_set_and_class_sums_keep_their_support_far_below_the_max(tok, device, monkeypatch):
+    """The matmul sums (class sets, class posteriors) floor terms at e^-80 of their row's max: a set or class whose
+    every term lies thousands of nats below stays finite (never dropped by underflow), and within 80 nats of the
+    max they equal the segmented log-sum-exp."""
+    monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
+    comp = Constraint.from_regex(r"(ab|ba|é)+c?[abc]{0,2}").compile(tok, canvas_length=6, max_tokens=6)
+    da = canvas_dp.device_automaton(comp.automaton, device)
+    assert canvas_dp._incidence(da) is not None
+    G, L, C = 2, 6, da.n_classes
+    g = torch.Generator().manual_seed(5)
+    lm = torch.randn(G, L, C, generator=g) * 4
+    far = torch.rand(G, L, C, generator=g) < 0.4
+    lm[far] -= 3000.0  # far below the position's best class
+    lm[torch.rand(G, L, C, generator=g) < 0.2] = float("-inf")
+    lm = lm.to(device)
+    dense = canvas_dp.set_values(da, lm)
+    monkeypatch.setattr(canvas_dp, "_DENSE_SETS", 0)
+    seg = canvas_dp.set_values(da, lm)
+    assert torch.equal(torch.isfinite(dense), torch.isfinite(seg))
+    near = torch.isfinite(seg) & (seg > seg.amax(-1, keepdim=True) - 70)
+    assert torch.allclose(dense[near], seg[near], atol=1e-4)

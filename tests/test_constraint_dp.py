@@ -60,12 +60,14 @@ def _enumerate(tok, pat, logits):
     return np.array(canv), w / w.sum()
 
 
-@pytest.mark.parametrize("chase", [False, True])
+@pytest.mark.parametrize("mode", ["dense", "chase", "segments"])
 @pytest.mark.parametrize("pat,n,seed", [(r"(ab|ba)+c?", 4, 0), (r"a*é?b", 4, 1), (r"[abc]{0,3}", 3, 2),
                                         (r"(a|é)(zz)?", 4, 3)])
-def test_marginals_samples_and_best_equal_enumeration(pat, n, seed, chase, monkeypatch):
-    if chase:  # backtracking by the chase over incoming pairs (Gumbel-max draws), as for big automata
+def test_marginals_samples_and_best_equal_enumeration(pat, n, seed, mode, monkeypatch):
+    if mode == "chase":  # backtracking by the chase over incoming pairs (Gumbel-max draws), as for big automata
         monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
+    if mode == "segments":  # sums over class sets by segments, as where the class/set incidence is too big
+        monkeypatch.setattr(canvas_dp, "_DENSE_SETS", 0)
     tok, hook, logits = _setup(pat, n, seed)
     canv, w = _enumerate(tok, pat, logits)
     V = tok.vocab_size

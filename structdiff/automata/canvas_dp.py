@@ -41,12 +41,13 @@ from .automaton import TokenAutomaton
 
 __all__ = ["DeviceAutomaton", "device_automaton", "Layout", "layout", "Masses", "class_masses", "set_values", "forward",
            "backward", "forward_backward", "class_posteriors", "backtrack", "backtrack_draws", "draw_in_class",
-           "best_in_class", "allowed_noise", "walk", "accepts"]
+           "best_in_class", "allowed_noise", "walk", "accepts", "take"]
 
 _NEG = float("-inf")
 _FLOOR = -80.0  # exp() below this would be a float32 subnormal (slow, and negligible beside the max term 1)
 _CHUNK_ELEMS = 1 << 22  # [G, chunk, E] float32 temporaries of class_posteriors stay under 16 MB
 _LANES = 4
+_DENSE_SETS = 1 << 22  # class/set incidence as a dense [C, T] matrix up to this many entries (16 MB float32)
 _CHASE_STATES = 32  # backtracking choices for all states at once up to this many states, a chase over pairs above
 _ONE_LEVEL_PAD = 2  # a reduction pads every segment to the longest while that reads at most ~2x the items
 _MEMO: OrderedDict = OrderedDict()
@@ -250,6 +251,12 @@ def layout(da: DeviceAutomaton, V: int) -> Layout:
     return lay
 
 
+def take(x: torch.Tensor, index: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``x[..., index]`` for a 1-D ``index``: a gather with the index expanded (on CPU 5-10x faster than
+    ``index_select`` along a last dimension, e.g. 24 ms vs 231 ms for 131k of 262k columns at L=256)."""
+    return torch.gather(x, -1, index.expand(*x.shape[:-1], -1), out=out)
+
+
 def _lse(v: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """``torch.logsumexp`` over ``dim`` with terms under ``e^-80`` of the max dropped: ``exp`` never sees them
     (nor the ``-inf`` pads), which on x86 CPUs is 50-100x slower than the normal range; ``-inf`` where all are."""
@@ -265,7 +272,7 @@ def _segment_lse(vals: torch.Tensor, index: torch.Tensor, size: int, op: str = "
     if op == "max":
         return mx
     safe = torch.where(torch.isfinite(mx), mx, 0.0)  # [N, size]
-    rel = vals - safe.index_select(1, index)  # [N, K] <= 0
+    rel = vals - take(safe, index)  # [N, K] <= 0
     small = rel < _FLOOR  # terms under e^-80 of their segment's max (and -inf): dropped, exp never sees them
     tot = vals.new_zeros(vals.shape[0], size).scatter_add_(1, idx, rel.clamp_(min=_FLOOR).exp_().masked_fill_(small, 0.0))
     return safe + tot.log()
@@ -311,15 +318,61 @@ def class_masses(x: torch.Tensor, da: DeviceAutomaton, lay: Layout, work: torch.
     return Masses(lm, best, top, csum, cmax)
 
 
+def _incidence(da: DeviceAutomaton) -> torch.Tensor | None:
+    """Memoised ``[C, T]`` float 0/1, class ``c`` in class set ``t`` (a sum over sets' classes is then one matmul);
+    ``None`` above ``_DENSE_SETS`` entries."""
+    C, T = da.n_classes, da.n_sets
+    if C * T > _DENSE_SETS:
+        return None
+    mkey = ("incidence", da.key, str(da.set_cls.device))
+    hit = _MEMO.get(mkey)
+    if hit is None:
+        hit = torch.zeros((C, T), device=da.set_cls.device)
+        hit[da.set_cls, da.set_id] = 1.0
+        _MEMO[mkey] = hit
+        if len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return hit
+
+
+def _floored_exp(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(``exp(v - m)``, ``m [N, 1]``) of ``v [N, A]`` with ``m`` its row max: terms under ``e^-80`` of it count as
+    ``e^-80`` (a float32 exponential of less would be a subnormal), ``-inf`` as 0; an all ``-inf`` row gives zeros."""
+    m = v.amax(-1, keepdim=True).clamp_(min=-3e38)
+    d = v - m
+    return d.clamp(min=_FLOOR).exp_().masked_fill_(d == _NEG, 0.0), m
+
+
+def _sum_into(v: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Log-sum-exp of ``v [N, K]`` grouped by ``index [K]`` -> ``[N, size]``, ``-inf`` where a group has no finite
+    term; terms under ``e^-80`` of their row's max count as ``e^-80`` (see ``_sum_by``)."""
+    w, m = _floored_exp(v)
+    return v.new_zeros(v.shape[0], size).scatter_add_(1, index.expand(v.shape[0], -1), w).log_().add_(m)
+
+
+def _sum_by(v: torch.Tensor, inc: torch.Tensor) -> torch.Tensor:
+    """Log-sum-exp of ``v [N, A]`` into the groups of ``inc [A, B]`` (0/1) -> ``[N, B]`` as one matmul, ``-inf`` where
+    a group has no finite term. Terms under ``e^-80`` of their row's max count as ``e^-80``: every group with a
+    finite term stays finite (the support never depends on underflow), exact for terms within 80 nats of the max."""
+    w, m = _floored_exp(v)
+    return (w @ inc).log_().add_(m)
+
+
 def set_values(da: DeviceAutomaton, lm: torch.Tensor, op: str = "sum") -> torch.Tensor:
     """Class scores ``[G, L, C]`` -> log weight (sum, or max) of every distinct class set, position-major ``[L, G, T+1]``
-    (the last column ``-inf``: the pad pair's)."""
+    (the last column ``-inf``: the pad pair's). Sums are one matmul with the class/set incidence where it is small
+    (terms under ``e^-80`` of the position's best class count as ``e^-80``), else a segmented log-sum-exp."""
     G, L, C = lm.shape
     K = int(da.set_cls.numel())
     out = lm.new_full((L, G, da.n_sets + 1), _NEG)
-    vals = lm.transpose(0, 1).reshape(L * G, C).index_select(1, da.set_cls)  # [L*G, K]
-    step = max(1, _CHUNK_ELEMS // max(1, K))
     flat = out.view(L * G, -1)
+    rows = lm.transpose(0, 1).reshape(L * G, C)
+    inc = _incidence(da) if op == "sum" else None
+    if inc is not None:
+        flat[:, :-1] = _sum_by(rows, inc)
+        return out
+    vals = take(rows, da.set_cls)  # [L*G, K]
+    step = max(1, _CHUNK_ELEMS // max(1, K))
     for i in range(0, L * G, step):
         flat[i:i + step, :-1] = _segment_lse(vals[i:i + step], da.set_id, da.n_sets, op)
     return out
@@ -500,11 +553,13 @@ def class_posteriors(da: DeviceAutomaton, lm: torch.Tensor, la: torch.Tensor, lb
     post = torch.empty((L, G, C), dtype=lm.dtype, device=lm.device)
     step = max(1, _CHUNK_ELEMS // max(1, G * max(P, int(da.set_cls.numel()))))
     src, dst = da.pair_src[:P], da.pair_dst[:P]
+    inc = _incidence(da)
     for i in range(0, L, step):
         j = min(L, i + step)
         pv = la[i:j].gather(2, src.expand(j - i, G, P)) + lb[i + 1:j + 1].gather(2, dst.expand(j - i, G, P))  # [l,G,P]
-        sv = _segment_lse(pv.reshape(-1, P), da.pair_set[:P], da.n_sets)  # [l*G, T]
-        post[i:j] = _segment_lse(sv.index_select(1, da.set_id), da.set_cls, C).view(j - i, G, C)
+        sv = _sum_into(pv.reshape(-1, P), da.pair_set[:P], da.n_sets)  # [l*G, T]
+        cls = _segment_lse(take(sv, da.set_id), da.set_cls, C) if inc is None else _sum_by(sv, inc.T)  # [l*G, C]
+        post[i:j] = cls.view(j - i, G, C)
     return post.transpose(0, 1) + lm - log_z[:, None, None], log_z
 
 
@@ -547,7 +602,7 @@ def _reduce_pick(red: Reduce, vals: torch.Tensor, u: torch.Tensor | None) -> tor
         return red.slot[torch.arange(R, device=vals.device) * red.D + k]
     S = red.rows.numel() // red.D2
     tot = _lse(v1) if u is not None else v1.amax(-1)  # [N, R]
-    v2 = tot.index_select(1, red.rows).view(N, S, red.D2)
+    v2 = take(tot, red.rows).view(N, S, red.D2)
     k2, r = _pick(v2, None if u is None else u[:, None].expand(N, S), True, rest=True)  # [N, S]
     row = red.rows[torch.arange(S, device=vals.device) * red.D2 + k2]  # [N, S]
     k1 = _pick(v1.gather(1, row[..., None].expand(N, S, red.D)), r, True)  # [N, S]
@@ -575,11 +630,11 @@ def _choices(da: DeviceAutomaton, table: torch.Tensor, sv: torch.Tensor, w: torc
     for i in range(0, L, step):
         j = min(L, i + step)
         n = (j - i) * G
-        vals = table[i:j].index_select(2, slot_src) + sv[i:j].index_select(2, slot_set)  # [l, G, R*D]
+        vals = take(table[i:j], slot_src) + take(sv[i:j], slot_set)  # [l, G, R*D]
         up = None if u_pair is None else u_pair[:, i:j].transpose(0, 1).reshape(n)
         pair = _reduce_pick(red, vals.view(n, -1), up).clamp_(max=P)  # [l*G, S]
         uc = None if u_cls is None else u_cls[:, i:j].transpose(0, 1).reshape(n)
-        ent = _reduce_pick(sets, wp[i:j].index_select(2, ent_cls).view(n, -1), uc)  # [l*G, T]
+        ent = _reduce_pick(sets, take(wp[i:j], ent_cls).view(n, -1), uc)  # [l*G, T]
         ent = torch.cat([ent, ent.new_zeros(n, 1)], -1).clamp_(max=int(da.set_cls.numel()) - 1)  # the pad set
         prev[i:j] = da.pair_src[pair].view(j - i, G, S)
         cls[i:j] = da.set_cls[ent.gather(1, da.pair_set[pair])].view(j - i, G, S)

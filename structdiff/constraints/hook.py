@@ -35,7 +35,7 @@ import torch
 
 from ..automata.canvas_dp import (allowed_noise, backtrack, backtrack_draws, backward, best_in_class, class_masses,
                                   class_posteriors, device_automaton, draw_in_class, forward_backward, layout,
-                                  set_values, walk)
+                                  set_values, take, walk)
 from ..errors import StructDiffError
 from ..sampler.hooks import CanvasHook, PassView
 from ..sampler.rng import row_keys, uniforms
@@ -288,7 +288,7 @@ class RegexHook(CanvasHook):
                 tag[0] = None
             else:
                 shape = (rows.numel(), n, lay.n_cols)
-                xc = torch.index_select(x, -1, lay.cols, out=self._buf(f"c{gi}", x, shape))  # [G, L, V_live]
+                xc = take(x, lay.cols, out=self._buf(f"c{gi}", x, shape))  # [G, L, V_live]
                 work = self._buf(f"w{gi}", x, shape)
             ms = class_masses(xc, da, lay, work)
             with _serial(self.device):
@@ -312,10 +312,10 @@ class RegexHook(CanvasHook):
                 if whole:
                     if tag[0] is not lay:  # the columns outside the language: -inf, written once per buffer
                         out.fill_(_NEG)
-                    out.index_copy_(-1, lay.cols, vals)
+                    out.scatter_(-1, lay.cols.expand(vals.shape), vals)
                     tag[0] = lay
                 else:
-                    vals = torch.full_like(x, _NEG).index_copy_(-1, lay.cols, vals)  # [G, L, V]
+                    vals = torch.full_like(x, _NEG).scatter_(-1, lay.cols.expand(vals.shape), vals)  # [G, L, V]
             if self._has_pins:  # a pinned position allows exactly its token
                 target = out if whole else vals
                 keep = target.gather(-1, pin_tok[..., None])  # [G, L, 1]
