@@ -154,11 +154,11 @@ def denoise(model, prompt_ids: torch.Tensor, *, config: SamplerConfig = SamplerC
         best, self_cond = canvas, None
         done = torch.zeros(B, dtype=torch.bool, device=dev)  # finished denoising this block
         history = torch.full((config.stability_threshold, B, L), -1, dtype=torch.long, device=dev)
-        passes_this_block = torch.zeros(B, dtype=torch.long)
+        passes_this_block = [0] * B
+        any_done = False  # some row of this block stopped denoising (as of the last pass)
         for p, steps_left in enumerate(reversed(range(1, config.max_passes + 1))):
             t0 = time.perf_counter()
             counted = ~(done | finished_seq)
-            passes_this_block += counted.cpu()
             view.pass_index, view.steps_remaining, view.canvas, view.active = p, steps_left, canvas, ~done
             raw = model.canvas_logits(ctx, canvas, self_cond)  # [B, L, V] float32
             logits = hook.process_logits(view, raw / config.temperature(steps_left))  # [B, L, V]
@@ -181,7 +181,7 @@ def denoise(model, prompt_ids: torch.Tensor, *, config: SamplerConfig = SamplerC
             frozen = done[:, None]
             new_best = torch.where(frozen, best, new_best)
             new_canvas = torch.where(frozen, canvas, new_canvas)
-            logits = torch.where(frozen[..., None], self_cond, logits) if done.any() else logits
+            logits = torch.where(frozen[..., None], self_cond, logits) if any_done else logits
             if config.stability_threshold == 0:
                 stable = torch.ones(B, dtype=torch.bool, device=dev)
             else:
@@ -190,24 +190,27 @@ def denoise(model, prompt_ids: torch.Tensor, *, config: SamplerConfig = SamplerC
                 history[-1] = new_best
             confident = ent.mean(dim=-1) < config.confidence_threshold
             newly_done = stable & confident & ~done
-            for b in range(B):
-                if counted[b]:
-                    rows[b].accepted_per_pass.append(int(accepted[b].sum()))
-                    rows[b].renoised_per_pass.append(int((~accepted[b]).sum()))
             done = done | newly_done
+            # one host read per pass: the rows' statistics and the stop test
+            host = torch.cat([counted.long(), accepted.sum(-1), done.long()]).tolist()
+            n_counted, n_acc, any_done, all_done = host[:B], host[B:2 * B], any(host[2 * B:]), all(host[2 * B:])
+            for b in (b for b in range(B) if n_counted[b]):  # bookkeeping on host lists
+                passes_this_block[b] += 1
+                rows[b].accepted_per_pass.append(n_acc[b])
+                rows[b].renoised_per_pass.append(L - n_acc[b])
             canvas, best = new_canvas, new_best
             self_cond = logits.to(model.embed_dtype)
             seconds_per_pass.append(time.perf_counter() - t0)
             hook.observe(PassRecord(block, p, canvas, best, accepted & counted[:, None],
                                     ~accepted & counted[:, None], ent, counted, seconds_per_pass[-1]))
-            if bool(done.all()):
+            if all_done:
                 break
 
         view.canvas, view.active = canvas, ~finished_seq
         block_tokens = hook.finish_block(view, best)  # [B, L]
         for b in range(B):
-            rows[b].passes += int(passes_this_block[b])
-            rows[b].passes_per_block.append(int(passes_this_block[b]))
+            rows[b].passes += passes_this_block[b]
+            rows[b].passes_per_block.append(passes_this_block[b])
         out = torch.cat([out, block_tokens], dim=-1)
         # finished rows: whole block -> pad; rows that hit EOS now: everything after it -> pad
         has_eos = (block_tokens == eos).any(dim=-1)
