@@ -47,6 +47,8 @@ _NEG = float("-inf")
 _FLOOR = -80.0  # exp() below this would be a float32 subnormal (slow, and negligible beside the max term 1)
 _CHUNK_ELEMS = 1 << 22  # [G, chunk, E] float32 temporaries of class_posteriors stay under 16 MB
 _LANES = 4
+_LOG2E = 1.4426950408889634  # log2(e)
+_LN2 = 0.6931471805599453  # ln(2)
 _DENSE_SETS = 1 << 22  # class/set incidence as a dense [C, T] matrix up to this many entries (16 MB float32)
 _CHASE_STATES = 32  # backtracking choices for all states at once up to this many states, a chase over pairs above
 _ONE_LEVEL_PAD = 2  # a reduction pads every segment to the longest while that reads at most ~2x the items
@@ -290,8 +292,10 @@ class Masses:
 
 
 def _rel_exp(x: torch.Tensor, top: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """``exp(x - top)`` with the exponent floored at -80 (never a float32 subnormal; one arithmetic for sums and draws)."""
-    return torch.sub(x, top, out=out).clamp_(min=_FLOOR).exp_()
+    """``exp(x - top)`` with the exponent floored at -80 (never a float32 subnormal; one arithmetic for sums and draws),
+    computed as ``exp2(x log2(e) - top log2(e))``: one pass for the shift and scale (``top`` broadcasts), and ``exp2``
+    is ~2.5x faster than ``exp`` on CPU (67M floats: 22 vs 57 ms)."""
+    return torch.add(top * -_LOG2E, x, alpha=_LOG2E, out=out).clamp_(min=_FLOOR * _LOG2E).exp2_()
 
 
 def class_masses(x: torch.Tensor, da: DeviceAutomaton, lay: Layout, work: torch.Tensor | None = None) -> Masses:
@@ -339,8 +343,8 @@ def _floored_exp(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(``exp(v - m)``, ``m [N, 1]``) of ``v [N, A]`` with ``m`` its row max: terms under ``e^-80`` of it count as
     ``e^-80`` (a float32 exponential of less would be a subnormal), ``-inf`` as 0; an all ``-inf`` row gives zeros."""
     m = v.amax(-1, keepdim=True).clamp_(min=-3e38)
-    d = v - m
-    return d.clamp(min=_FLOOR).exp_().masked_fill_(d == _NEG, 0.0), m
+    w = torch.add(m * -_LOG2E, v, alpha=_LOG2E).clamp_(min=_FLOOR * _LOG2E).exp2_()  # exp2: ~2.5x faster than exp
+    return w.masked_fill_(v == _NEG, 0.0), m
 
 
 def _sum_into(v: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
@@ -470,14 +474,15 @@ def _scan_plan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int) -> Scan:
 
 
 def _level(v: torch.Tensor, dest: torch.Tensor, n_sum: int) -> None:
-    """``v [G, D, R]`` -> ``dest [G, R]``: log-sum-exp over ``D`` of the first ``n_sum`` columns, max of the rest.
+    """``v [G, D, R]`` -> ``dest [G, R]``: base-2 log-sum-exp over ``D`` of the first ``n_sum`` columns, max of the rest
+    (the scan runs in log2 units: ``exp2`` is ~2.5x faster than ``exp`` on CPU).
 
     Terms under ``e^-80`` of their column's max count as ``e^-80`` (the sum moves by under one float32 ulp, and
-    ``exp`` never sees a subnormal); an all ``-inf`` column gives NaN there, which ``fmax`` turns into the max."""
+    ``exp2`` never sees a subnormal); an all ``-inf`` column gives NaN there, which ``fmax`` turns into the max."""
     torch.amax(v, 1, out=dest)
     if n_sum:
         m = dest[:, :n_sum]  # [G, n_sum]
-        s = torch.sub(v[:, :, :n_sum], m[:, None]).clamp_(min=_FLOOR).exp_().sum(1).log_().add_(m)
+        s = torch.sub(v[:, :, :n_sum], m[:, None]).clamp_(min=_FLOOR * _LOG2E).exp2_().sum(1).log2_().add_(m)
         torch.fmax(s, m, out=m)
 
 
@@ -489,9 +494,10 @@ def _scan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int, svals: torch.
     plan = _scan_plan(da, lanes, n_sum)
     L, G, _ = svals.shape
     S, D, R = da.n_states, plan.D, plan.R
+    svals = svals * _LOG2E  # log2 units inside the loop (see _level)
     table = svals.new_full((L + 1, G, R), _NEG)
     for k, h in enumerate(plan.heads):
-        table[0, :, h:h + S] = first[:, k]
+        table[0, :, h:h + S] = first[:, k] * _LOG2E
     # gathers with expanded indices: on CPU several times faster than index_select along a last dimension
     read = plan.read.expand(G, -1)  # [G, D*R]
     if plan.multi is not None:
@@ -507,6 +513,7 @@ def _scan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int, svals: torch.
             if plan.multi is not None:  # segments with tails: head and tails into the head
                 _level(table[i + 1].gather(1, parts).view(G, plan.D2, -1), tmp, plan.M_sum)
                 table[i + 1].scatter_(1, multi, tmp)
+    table.mul_(_LN2)  # back to natural log units
     return [table[:, :, h:h + S] for h in plan.heads]
 
 
