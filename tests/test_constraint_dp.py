@@ -60,7 +60,7 @@ def _enumerate(tok, pat, logits):
     return np.array(canv), w / w.sum()
 
 
-@pytest.mark.parametrize("mode", ["dense", "chase", "segments"])
+@pytest.mark.parametrize("mode", ["dense", "chase", "segments", "no-table"])
 @pytest.mark.parametrize("pat,n,seed", [(r"(ab|ba)+c?", 4, 0), (r"a*é?b", 4, 1), (r"[abc]{0,3}", 3, 2),
                                         (r"(a|é)(zz)?", 4, 3)])
 def test_marginals_samples_and_best_equal_enumeration(pat, n, seed, mode, monkeypatch):
@@ -68,8 +68,13 @@ def test_marginals_samples_and_best_equal_enumeration(pat, n, seed, mode, monkey
         monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
     if mode == "segments":  # sums over class sets by segments, as where the class/set incidence is too big
         monkeypatch.setattr(canvas_dp, "_DENSE_SETS", 0)
+    if mode == "no-table":  # above the chase's state count, but its incoming-pair table would be too big
+        monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
+        monkeypatch.setattr(canvas_dp, "_IN_PAIRS_MAX", 0)
+        monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
     tok, hook, logits = _setup(pat, n, seed)
     canv, w = _enumerate(tok, pat, logits)
+    assert canvas_dp._chases(canvas_dp.device_automaton(hook.rows[0].automaton, "cpu")) == (mode == "chase")
     V = tok.vocab_size
     exact = np.zeros((n, V))
     for c, p in zip(canv, w):

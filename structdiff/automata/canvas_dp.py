@@ -51,6 +51,7 @@ _LOG2E = 1.4426950408889634  # log2(e)
 _LN2 = 0.6931471805599453  # ln(2)
 _DENSE_SETS = 1 << 22  # class/set incidence as a dense [C, T] matrix up to this many entries (16 MB float32)
 _CHASE_STATES = 32  # backtracking choices for all states at once up to this many states, a chase over pairs above
+_IN_PAIRS_MAX = 1 << 24  # the chase's [S, most pairs into one state] table up to this many entries (128 MB int64)
 _ONE_LEVEL_PAD = 2  # a reduction pads every segment to the longest while that reads at most ~2x the items
 _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 64
@@ -658,7 +659,7 @@ def backtrack(da: DeviceAutomaton, paths: list) -> torch.Tensor:
     and the chase is two gathers per position; above, the chase reads the incoming pairs of each row's state
     (``_chase_pairs``). Either way all rows of all paths go backwards together.
     """
-    if da.n_states > _CHASE_STATES:
+    if _chases(da):
         return _chase_pairs(da, paths)
     prevs, clss, states = [], [], []
     for table, sv, w, end_ok, u in paths:
@@ -681,10 +682,26 @@ def backtrack(da: DeviceAutomaton, paths: list) -> torch.Tensor:
 def backtrack_draws(da: DeviceAutomaton, L: int) -> int:
     """How many uniforms per row a sampled path of ``backtrack`` reads for ``L`` positions: ``2L+1``, and one per
     (position, incoming pair slot) where the chase over pairs draws by Gumbel-max (while that stays under 2^19)."""
-    if da.n_states <= _CHASE_STATES:
+    if not _chases(da):
         return 2 * L + 1
     extra = L * int(_in_pairs(da).shape[1])
     return 2 * L + 1 + (extra if extra <= 1 << 19 else 0)
+
+
+def _chases(da: DeviceAutomaton) -> bool:
+    """Whether ``backtrack`` chases incoming pairs: above ``_CHASE_STATES`` states, unless the ``[S, most pairs
+    into one state]`` table would pass ``_IN_PAIRS_MAX`` entries (one hub state in a huge automaton): then the
+    choices for all states at once, which need no such table."""
+    if da.n_states <= _CHASE_STATES:
+        return False
+    mkey = ("most_in", da.key, str(da.pair_dst.device))
+    most = _MEMO.get(mkey)
+    if most is None:  # once per automaton and device (a host read)
+        P = int(da.pair_src.numel()) - 1
+        most = _MEMO[mkey] = int(np.bincount(da.pair_dst[:P].cpu().numpy(), minlength=1).max()) if P else 1
+        if len(_MEMO) > _MEMO_SIZE:
+            _MEMO.popitem(last=False)
+    return da.n_states * max(1, most) <= _IN_PAIRS_MAX
 
 
 def _in_pairs(da: DeviceAutomaton) -> torch.Tensor:
