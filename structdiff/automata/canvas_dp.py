@@ -57,6 +57,14 @@ _MEMO: OrderedDict = OrderedDict()
 _MEMO_SIZE = 64
 
 
+def _remember(mkey, value):
+    """Put ``value`` in the memo under ``mkey`` (dropping the oldest entry past ``_MEMO_SIZE``); returns it."""
+    _MEMO[mkey] = value
+    if len(_MEMO) > _MEMO_SIZE:
+        _MEMO.popitem(last=False)
+    return value
+
+
 @dataclass(frozen=True, eq=False)
 class Reduce:
     """A segment reduction (``N`` items into ``S`` segments) as dense padded rows, for the sequential DP steps:
@@ -182,10 +190,7 @@ def device_automaton(auto: TokenAutomaton, device: torch.device | str) -> Device
                          t(tc[auto.members]), t(pair_src), t(pair_dst), t(pair_set), T, t(set_id),
                          t(np.concatenate(set_cls + [np.zeros(0, dtype=np.int64)])),
                          _reduce(pairs // S, S, dev), _reduce(set_id, T, dev))
-    _MEMO[mkey] = da
-    if len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
-    return da
+    return _remember(mkey, da)
 
 
 @dataclass(frozen=True, eq=False)
@@ -248,10 +253,7 @@ def layout(da: DeviceAutomaton, V: int) -> Layout:
 
     lay = Layout(cols, col_class, col_class.numel(), t(col_cell), t(lane), t(by_rank), t(cell_start), t(cell_class),
                  t(class_cell), K, D)
-    _MEMO[mkey] = lay
-    if len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
-    return lay
+    return _remember(mkey, lay)
 
 
 def take(x: torch.Tensor, index: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
@@ -334,9 +336,7 @@ def _incidence(da: DeviceAutomaton) -> torch.Tensor | None:
     if hit is None:
         hit = torch.zeros((C, T), device=da.set_cls.device)
         hit[da.set_cls, da.set_id] = 1.0
-        _MEMO[mkey] = hit
-        if len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
+        _remember(mkey, hit)
     return hit
 
 
@@ -467,10 +467,7 @@ def _scan_plan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int) -> Scan:
                 tuple(int(head[k * S]) if S else 0 for k in range(nl)),
                 t(head[multi]) if multi.size else None, t(parts.ravel()) if multi.size else None, D2,
                 int(is_sum[multi].sum()))
-    _MEMO[mkey] = plan
-    if len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
-    return plan
+    return _remember(mkey, plan)
 
 
 def _level(v: torch.Tensor, dest: torch.Tensor, n_sum: int) -> None:
@@ -697,9 +694,7 @@ def _chases(da: DeviceAutomaton) -> bool:
     most = _MEMO.get(mkey)
     if most is None:  # once per automaton and device (a host read)
         P = int(da.pair_src.numel()) - 1
-        most = _MEMO[mkey] = int(np.bincount(da.pair_dst[:P].cpu().numpy(), minlength=1).max()) if P else 1
-        if len(_MEMO) > _MEMO_SIZE:
-            _MEMO.popitem(last=False)
+        most = _remember(mkey, int(np.bincount(da.pair_dst[:P].cpu().numpy(), minlength=1).max()) if P else 1)
     return da.n_states * max(1, most) <= _IN_PAIRS_MAX
 
 
@@ -718,10 +713,7 @@ def _in_pairs(da: DeviceAutomaton) -> torch.Tensor:
     ids = np.full((S, max(1, int(counts.max(initial=1)))), P, dtype=np.int64)
     ids[dst[order], rank] = order
     out = torch.from_numpy(ids).to(dev)
-    _MEMO[mkey] = out
-    if len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
-    return out
+    return _remember(mkey, out)
 
 
 def _chase_pairs(da: DeviceAutomaton, paths: list) -> torch.Tensor:
