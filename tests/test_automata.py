@@ -156,3 +156,44 @@ def test_lift_all_short_strings_brute_force():
                 want = False
             s = auto.run(seq)
             assert (s >= 0 and bool(auto.accept[s])) == want, seq
+
+
+def test_within_budget_drops_only_states_no_short_output_passes():
+    """A branch that needs more tokens than the budget is dropped, and every token sequence of at most
+    ``budget`` text tokens (then EOS) is accepted by the trimmed automaton exactly when by the full one."""
+    from structdiff.automata import within_budget
+
+    tok = ToyTokenizer(TOY_PIECES)
+    full = compile_regex("a(b|c{5}ba|cb)c?", tok)
+    small = within_budget(full, 3)
+    assert small.n_states < full.n_states and small.key != full.key
+    assert small.end_state == small.n_states - 1 and int(small.dist[0]) == int(full.dist[0])
+    assert within_budget(full, 3) is small  # memoised
+    assert within_budget(full, 50) is full  # nothing to drop: the same automaton
+    text = [i for i in range(tok.vocab_size) if i not in tok.special_ids]
+    n_ok = 0
+    for n in range(4):
+        for seq in itertools.product(text, repeat=n):
+            want = full.run([*seq, tok.eos_id])
+            got = small.run([*seq, tok.eos_id])
+            assert (want >= 0 and full.accept[want]) == (got >= 0 and small.accept[got]), seq
+            n_ok += want >= 0
+    assert n_ok >= 3  # ab, acb, abc, ... are in the language within 3 tokens
+
+
+def test_compiled_automaton_keeps_to_its_budget_and_hook_refuses_a_larger_one():
+    from structdiff.constraints.hook import RegexHook
+    from structdiff.sampler.hooks import PassView
+
+    import torch
+
+    tok = ToyTokenizer(TOY_PIECES)
+    c = Constraint.from_regex("a(b|c{5}ba|cb)c?")
+    short, long_ = (c.compile(tok, canvas_length=4, max_tokens=m) for m in (3, 12))
+    assert short.automaton.n_states < long_.automaton.n_states
+    hook = RegexHook([short])
+    view = PassView(0, 0, 4, 4, None, torch.ones(1, dtype=torch.bool), torch.zeros(1, dtype=torch.long), 12, [[]])
+    with pytest.raises(InputError, match="compiled for max_tokens=3"):
+        hook.begin_block(view)
+    with pytest.raises(InputError, match="compiled for max_tokens=3"):
+        RegexHook([short], budgets=[8]).begin_block(view)

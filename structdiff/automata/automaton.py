@@ -18,7 +18,7 @@ from .cache import FORMAT as _FORMAT
 from .cache import AutomatonMemo, cache_dir, load_file, store_file
 from .tokens import lift_to_classes, vocab_bytes
 
-__all__ = ["TokenAutomaton", "cache_dir", "compile_ir", "compile_regex"]
+__all__ = ["TokenAutomaton", "cache_dir", "compile_ir", "compile_regex", "within_budget"]
 
 log = logging.getLogger(__name__)
 _MEMO = AutomatonMemo()  # in-process LRU, bounded by bytes (automata.cache.MEMO_BYTES)
@@ -111,22 +111,59 @@ def _assemble(key: str, dfa, token_class: np.ndarray, class_maps: list, pad_id: 
     return TokenAutomaton(key, **arrays, eos_class=eos_c, pad_class=pad_c)
 
 
+def _levels(n: int, frm: np.ndarray, to: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Breadth-first levels ``[n]`` over edges ``frm -> to`` from ``sources`` (level 0); large where unreachable."""
+    order = np.argsort(frm, kind="stable")
+    f, t = frm[order], to[order]
+    starts = np.searchsorted(f, np.arange(n + 1))
+    big = np.iinfo(np.int64).max // 4
+    level = np.full(n, big, dtype=np.int64)
+    level[sources] = 0
+    frontier, k = np.unique(sources), 0
+    while frontier.size:
+        k += 1
+        cnt = starts[frontier + 1] - starts[frontier]
+        idx = np.repeat(starts[frontier] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
+        nxt = np.unique(t[idx])
+        frontier = nxt[level[nxt] == big]
+        level[frontier] = k
+    return level
+
+
 def _distance_to_accept(n, src, dst, cls, accept, special) -> np.ndarray:
     """Backward BFS over text edges: fewest tokens to an accepting state (large if never)."""
     text = ~np.isin(cls, list(special))
-    s, d = src[text], dst[text]  # sorted by dst
-    starts = np.searchsorted(d, np.arange(n + 1))
-    big = np.iinfo(np.int64).max // 4
-    dist = np.where(accept, 0, big).astype(np.int64)
-    frontier, level = np.flatnonzero(accept), 0
-    while frontier.size:
-        level += 1
-        cnt = starts[frontier + 1] - starts[frontier]
-        idx = np.repeat(starts[frontier] - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt) + np.arange(cnt.sum())
-        pred = np.unique(s[idx])
-        frontier = pred[dist[pred] == big]
-        dist[frontier] = level
-    return dist
+    return _levels(n, dst[text], src[text], np.flatnonzero(accept))
+
+
+def within_budget(auto: TokenAutomaton, max_tokens: int) -> TokenAutomaton:
+    """``auto`` without the states that no output of at most ``max_tokens`` text tokens passes through: those whose
+    fewest tokens from the start plus fewest tokens to acceptance exceed it (states renumbered in order, so the
+    start stays 0 and END stays last; ``auto`` itself when none is dropped; memoised).
+
+    Every output the sampler can produce under that budget runs the same way on both, but the canvas DP does work
+    per state and pair, and a schema whose deep branches need more tokens than the budget can shrink a lot
+    (a Github_hard schema of JSONSchemaBench: 6,269 -> 405 states at 192 tokens)."""
+    key = f"{auto.key}~{int(max_tokens)}"
+    hit = _MEMO.get(key)
+    if hit is not None:
+        return hit
+    text = (auto.e_cls != auto.eos_class) & (auto.e_cls != auto.pad_class)
+    depth = _levels(auto.n_states, auto.e_src[text], auto.e_dst[text], np.zeros(1, dtype=np.int64))
+    keep = depth + auto.dist <= max_tokens
+    keep[auto.end_state] = True
+    if keep.all():
+        return auto
+    new_id = np.cumsum(keep) - 1
+    e = keep[auto.e_src] & keep[auto.e_dst]
+    arrays = dict(token_class=auto.token_class, members=auto.members, class_start=auto.class_start,
+                  e_src=new_id[auto.e_src[e]], e_cls=auto.e_cls[e], e_dst=new_id[auto.e_dst[e]],
+                  accept=auto.accept[keep], dist=auto.dist[keep])
+    for a in arrays.values():
+        a.setflags(write=False)
+    out = TokenAutomaton(key, **arrays, eos_class=auto.eos_class, pad_class=auto.pad_class)
+    _MEMO.put(key, out)
+    return out
 
 
 def compile_ir(node, tokenizer, *, budget=None, error: type = SchemaError, what: str = "the constraint",

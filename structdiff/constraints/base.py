@@ -209,7 +209,8 @@ class RegexConstraint(Constraint):
         return self.byte_dfa().matches(data)
 
     def compile(self, tokenizer: Any, *, canvas_length: int, max_tokens: int) -> "CompiledRegex":
-        """Byte DFA -> token classes (disk-cached), then check the budget.
+        """Byte DFA -> token classes (disk-cached), then check the budget and keep only the states an output
+        within it can pass through (``automata.within_budget``).
 
         Raises
         ------
@@ -218,7 +219,7 @@ class RegexConstraint(Constraint):
         UnsatisfiableError
             The shortest output needs more than ``max_tokens`` tokens.
         """
-        from ..automata import compile_regex
+        from ..automata import compile_regex, within_budget
 
         for name, v in (("max_tokens", max_tokens), ("canvas_length", canvas_length)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -232,7 +233,8 @@ class RegexConstraint(Constraint):
                 f"the shortest output needs {need} tokens"
             raise UnsatisfiableError(f"{what}, but max_tokens={max_tokens}: raise max_tokens or loosen "
                                      f"the constraint {clip(repr(self), 160)}")
-        return CompiledRegex(self, tokenizer, auto, canvas_length, max_tokens)
+        # the states no output within the budget passes through cost the DP work every pass: drop them
+        return CompiledRegex(self, tokenizer, within_budget(auto, max_tokens), canvas_length, max_tokens)
 
 
     def _check_length_fits(self, tokenizer: Any, max_tokens: int) -> None:

@@ -36,7 +36,7 @@ import torch
 from ..automata.canvas_dp import (allowed_noise, backtrack, backtrack_draws, backward, best_in_class, class_masses,
                                   class_posteriors, device_automaton, draw_in_class, forward_backward, layout,
                                   set_values, take, walk)
-from ..errors import StructDiffError
+from ..errors import InputError, StructDiffError
 from ..sampler.hooks import CanvasHook, PassView
 from ..sampler.rng import row_keys, uniforms
 
@@ -227,12 +227,22 @@ class RegexHook(CanvasHook):
     # -- hooks ------------------------------------------------------------------------------------
     def begin_block(self, view: PassView) -> None:
         self._setup(view.offset.device)
+        self._check_budgets(view.max_tokens)
         n = self._canvas_length(view)
         offset, budget = self._where(view)
         for grp in self.groups:
             grp.end_ok = self._end_ok(grp, offset[grp.idx], budget[grp.idx], n)
         self._bad.zero_()
         self._post = {}
+
+    def _check_budgets(self, max_tokens: int) -> None:
+        """Every row's budget within the one its constraint was compiled for (its automaton keeps only the states
+        an output within that budget can pass through: ``automata.within_budget``)."""
+        limits = self.budgets if self.budgets is not None else [max_tokens] * len(self.rows)
+        for b, (n, r) in enumerate(zip(limits, self.rows)):
+            if n > r.max_tokens:
+                raise InputError(f"row {b}: a budget of {n} tokens, but its constraint was compiled for "
+                                 f"max_tokens={r.max_tokens}: compile it with max_tokens >= {n}")
 
     def initial_canvas(self, view: PassView, generator: torch.Generator):
         self._setup(view.offset.device)
