@@ -60,12 +60,15 @@ def _enumerate(tok, pat, logits):
     return np.array(canv), w / w.sum()
 
 
-@pytest.mark.parametrize("mode", ["dense", "chase", "segments", "no-table"])
+@pytest.mark.parametrize("mode", ["dense", "chase", "chase-chunked", "segments", "no-table"])
 @pytest.mark.parametrize("pat,n,seed", [(r"(ab|ba)+c?", 4, 0), (r"a*é?b", 4, 1), (r"[abc]{0,3}", 3, 2),
                                         (r"(a|é)(zz)?", 4, 3)])
 def test_marginals_samples_and_best_equal_enumeration(pat, n, seed, mode, monkeypatch):
     if mode == "chase":  # backtracking by the chase over incoming pairs (Gumbel-max draws), as for big automata
         monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
+    if mode == "chase-chunked":  # the chase reading pair weights step by step; every bulk step one position
+        monkeypatch.setattr(canvas_dp, "_CHASE_STATES", 0)
+        monkeypatch.setattr(canvas_dp, "_CHUNK_ELEMS", 0)
     if mode == "segments":  # sums over class sets by segments, as where the class/set incidence is too big
         monkeypatch.setattr(canvas_dp, "_DENSE_SETS", 0)
     if mode == "no-table":  # above the chase's state count, but its incoming-pair table would be too big
@@ -74,7 +77,7 @@ def test_marginals_samples_and_best_equal_enumeration(pat, n, seed, mode, monkey
         monkeypatch.setattr(canvas_dp, "_MEMO", type(canvas_dp._MEMO)())
     tok, hook, logits = _setup(pat, n, seed)
     canv, w = _enumerate(tok, pat, logits)
-    assert canvas_dp._chases(canvas_dp.device_automaton(hook.rows[0].automaton, "cpu")) == (mode == "chase")
+    assert canvas_dp._chases(canvas_dp.device_automaton(hook.rows[0].automaton, "cpu")) == mode.startswith("chase")
     V = tok.vocab_size
     exact = np.zeros((n, V))
     for c, p in zip(canv, w):

@@ -501,15 +501,17 @@ def _scan(da: DeviceAutomaton, lanes: tuple[str, ...], n_sum: int, svals: torch.
         tmp = svals.new_empty((G, plan.multi.numel()))
         parts, multi = plan.parts.expand(G, -1), plan.multi.expand(G, -1)
     step = max(1, _CHUNK_ELEMS // max(1, G * D * R))
+    rows = table.unbind(0)  # [G, R] views of every position (no indexing op per step)
     for c in range(0, L, step):
         l = min(L, c + step) - c
-        add = svals[c:c + l].gather(2, plan.sets.expand(l, G, -1))  # [l, G, D*R] the set weight of every slot
+        add = svals[c:c + l].gather(2, plan.sets.expand(l, G, -1)).unbind(0)  # [G, D*R] the set weight of every slot
         for i in range(c, c + l):
-            v = table[i].gather(1, read).add_(add[i - c]).view(G, D, R)  # [G, D, R]
-            _level(v, table[i + 1], plan.R_sum)
+            v = rows[i].gather(1, read).add_(add[i - c]).view(G, D, R)  # [G, D, R]
+            nxt = rows[i + 1]
+            _level(v, nxt, plan.R_sum)
             if plan.multi is not None:  # segments with tails: head and tails into the head
-                _level(table[i + 1].gather(1, parts).view(G, plan.D2, -1), tmp, plan.M_sum)
-                table[i + 1].scatter_(1, multi, tmp)
+                _level(nxt.gather(1, parts).view(G, plan.D2, -1), tmp, plan.M_sum)
+                nxt.scatter_(1, multi, tmp)
     table.mul_(_LN2)  # back to natural log units
     return [table[:, :, h:h + S] for h in plan.heads]
 
@@ -743,9 +745,16 @@ def _chase_pairs(da: DeviceAutomaton, paths: list) -> torch.Tensor:
         gumbel = (-e.log()).to(table.dtype).masked_fill_(best[:, None], 0.0).view(N, L, D).transpose(0, 1)
     state = pick(table[L].masked_fill(~end_ok, _NEG), u[:, 2 * L])  # [N]
     chosen = torch.empty((N, L), dtype=torch.long, device=dev)  # pair of every step
+    P = int(da.pair_src.numel())  # with the pad pair (always -inf)
+    bulk = L * N * P <= _CHUNK_ELEMS
+    if bulk:  # every pair's weight at every position at once: a step then reads one gather
+        pv = (table[:L].gather(2, da.pair_src.expand(L, N, P)) + sv.gather(2, da.pair_set.expand(L, N, P))).unbind(0)
     for i in range(L - 1, -1, -1):
         pid = ins[state]  # [N, D]
-        vals = table[i].gather(1, da.pair_src[pid]).add_(sv[i].gather(1, da.pair_set[pid]))  # [N, D]
+        if bulk:
+            vals = pv[i].gather(1, pid)  # [N, D]
+        else:
+            vals = table[i].gather(1, da.pair_src[pid]).add_(sv[i].gather(1, da.pair_set[pid]))  # [N, D]
         k = pick(vals, u[:, i]) if gumbel is None else vals.add_(gumbel[i]).argmax(-1)  # [N]
         pair = pid.gather(1, k[:, None]).squeeze(1)  # [N]
         chosen[:, i] = pair
