@@ -374,3 +374,23 @@ def test_set_and_class_sums_keep_their_support_far_below_the_max(tok, device, mo
     assert torch.equal(torch.isfinite(dense), torch.isfinite(seg))
     near = torch.isfinite(seg) & (seg > seg.amax(-1, keepdim=True) - 70)
     assert torch.allclose(dense[near], seg[near], atol=1e-4)
+
+
+@pytest.mark.parametrize("precision", ["highest", "high"])
+@pytest.mark.parametrize("device", DEVICES)
+def test_set_sums_keep_float32_precision_when_tf32_is_allowed(device, precision):
+    """Sums into class sets are one matmul; where a user allows TF32 on CUDA they still keep float32 precision."""
+    g = torch.Generator().manual_seed(0)
+    v = (torch.randn(64, 300, generator=g) * 4).to(device)
+    v[:, ::7] = float("-inf")
+    inc = (torch.rand(300, 40, generator=g) < 0.2).float().to(device)
+    want = torch.logsumexp(v.double()[:, :, None] + torch.log(inc.double())[None], dim=1)
+    old = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision(precision)
+    try:
+        got = canvas_dp._sum_by(v, inc)
+    finally:
+        torch.set_float32_matmul_precision(old)
+    assert torch.equal(torch.isfinite(got), torch.isfinite(want))
+    fin = torch.isfinite(want)
+    assert (got.double()[fin] - want[fin]).abs().max() < 1e-5

@@ -357,8 +357,12 @@ def _sum_into(v: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
 def _sum_by(v: torch.Tensor, inc: torch.Tensor) -> torch.Tensor:
     """Log-sum-exp of ``v [N, A]`` into the groups of ``inc [A, B]`` (0/1) -> ``[N, B]`` as one matmul, ``-inf`` where
     a group has no finite term. Terms under ``e^-80`` of their row's max count as ``e^-80``: every group with a
-    finite term stays finite (the support never depends on underflow), exact for terms within 80 nats of the max."""
+    finite term stays finite (the support never depends on underflow), exact for terms within 80 nats of the max.
+    Where the user allows TF32 matmuls on CUDA (``torch.set_float32_matmul_precision("high")``) the product runs
+    in float64 instead, so the sums keep float32 precision."""
     w, m = _floored_exp(v)
+    if w.is_cuda and torch.get_float32_matmul_precision() != "highest":  # TF32 / bf16 would round every term
+        return (w.double() @ inc.double()).float().log_().add_(m)
     return (w @ inc).log_().add_(m)
 
 
